@@ -16,6 +16,8 @@ from typing import Any
 
 from psrpcore.types import ErrorCategory, ErrorCategoryInfo, ErrorRecord, NETException
 
+from .psobj import to_wire
+
 # Category numbers (System.Management.Automation.ErrorCategory).
 NOT_SPECIFIED = 0
 INVALID_ARGUMENT = 5
@@ -74,7 +76,7 @@ class PSError(Exception):
         return ErrorRecord(
             Exception=exc,
             CategoryInfo=info,
-            TargetObject=self.target_object,
+            TargetObject=to_wire(self.target_object),
             FullyQualifiedErrorId=self.fqid,
         )
 

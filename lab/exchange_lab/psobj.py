@@ -93,32 +93,99 @@ def ps_list(items: Iterable[Any], type_names: list[str] | None = None) -> PSList
     return lst
 
 
-def make_object(type_names: list[str], props: dict[str, Any], to_string: str | None = None) -> PSObject:
+class Prop:
+    """A property of a :class:`LabObject` (quacks like psrpcore's PSNoteProperty)."""
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: Any) -> None:
+        self.name = name
+        self.value = value
+
+    def get_value(self, _obj: Any = None) -> Any:
+        return self.value
+
+
+class LabMeta:
+    """What ``obj.PSObject`` offers on a :class:`LabObject`."""
+
+    __slots__ = ("type_names", "adapted_properties", "extended_properties", "to_string")
+
+    def __init__(self, type_names: list[str], adapted: list[Any], extended: list[Any], to_string: str | None) -> None:
+        self.type_names = type_names
+        self.adapted_properties = adapted
+        self.extended_properties = extended
+        self.to_string = to_string
+
+
+class LabObject:
+    """A cmdlet output object inside the lab.
+
+    Cmdlets build these (cheap: plain Python); the protocol layer turns them into
+    psrpcore objects once, when they are written to the wire (:func:`to_wire`), so
+    a pipeline such as ``Get-MailboxDatabaseCopyStatus | Select-Object a,b`` never pays
+    for serialising properties nobody asked for.
+    """
+
+    __slots__ = ("PSObject",)
+
+    def __init__(self, type_names: list[str], adapted: list[Any], extended: list[Any], to_string: str | None = None) -> None:
+        self.PSObject = LabMeta(type_names, adapted, extended, to_string)
+
+    def __getattr__(self, name: str) -> Any:
+        """Property access by name, as on psrpcore objects (``obj.Name``)."""
+        value = get_prop(self, name, _MISSING)
+        if value is _MISSING:
+            raise AttributeError(name)
+        return value
+
+    def __str__(self) -> str:
+        return self.PSObject.to_string if self.PSObject.to_string is not None else self.PSObject.type_names[0]
+
+    def __repr__(self) -> str:
+        return f"<LabObject {self.PSObject.type_names[0]} {self.PSObject.to_string or ''}>"
+
+
+def make_object(type_names: list[str], props: dict[str, Any], to_string: str | None = None) -> LabObject:
     """A .NET object as a real server sends it: ``props`` become adapted properties
     (``<Props>``) in the given order, ``type_names`` the ``<TN>`` chain (most derived
     first; ``System.Object`` is appended when missing)."""
     names = list(type_names)
     if not names or names[-1] != "System.Object":
         names.append("System.Object")
-    obj = PSObject()
-    obj.PSObject = PSObjectMeta(
-        names,
-        adapted_properties=[PSNoteProperty(str(k), to_ps(v)) for k, v in props.items()],
-        rehydrate=False,
-    )
-    obj.PSObject._instance = obj
-    if to_string is not None:
-        obj.PSObject.to_string = to_string
-    return obj
+    return LabObject(names, [Prop(str(k), v) for k, v in props.items()], [], to_string)
 
 
-def custom_object(props: dict[str, Any], type_names: list[str] | None = None) -> PSObject:
+def custom_object(props: dict[str, Any], type_names: list[str] | None = None) -> LabObject:
     """A PSCustomObject whose ``props`` are note properties (``<MS>``)."""
-    obj = PSCustomObject()
-    obj.PSObject.type_names = list(type_names) if type_names else list(PSCUSTOMOBJECT_TYPES)
-    for k, v in props.items():
-        obj.PSObject.extended_properties.append(PSNoteProperty(str(k), to_ps(v)))
-    return obj
+    names = list(type_names) if type_names else list(PSCUSTOMOBJECT_TYPES)
+    return LabObject(names, [], [Prop(str(k), v) for k, v in props.items()])
+
+
+def to_wire(value: Any) -> Any:
+    """Turn lab values (LabObjects, nested in lists/dicts too) into what psrpcore serializes."""
+    if isinstance(value, LabObject):
+        meta = value.PSObject
+        obj = PSObject()
+        obj.PSObject = PSObjectMeta(
+            list(meta.type_names),
+            adapted_properties=[PSNoteProperty(p.name, to_wire(p.get_value(value))) for p in meta.adapted_properties],
+            extended_properties=[PSNoteProperty(p.name, to_wire(p.get_value(value))) for p in meta.extended_properties],
+            rehydrate=False,
+        )
+        obj.PSObject._instance = obj
+        if meta.to_string is not None:
+            obj.PSObject.to_string = meta.to_string
+        return obj
+    if isinstance(value, PSList):
+        out = PSList([to_wire(v) for v in value])
+        out.PSObject.type_names = list(value.PSObject.type_names)
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_wire(v) for v in value]
+    if isinstance(value, dict) and not isinstance(value, PSObject):
+        return {k: to_wire(v) for k, v in value.items()}
+    return to_ps(value)
 
 
 def prop_names(obj: Any) -> list[str]:

@@ -25,6 +25,7 @@ from psrpcore.types import (
 )
 
 from .errors import PSError
+from .psobj import to_wire
 from .registry import Session
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ class _Sink:
             self._shell.drain()
 
     def write_output(self, obj: Any) -> None:
-        self._call(lambda: self._run.pipe.write_output(obj))
+        wire = to_wire(obj)  # outside the pool lock: conversion is the costly part
+        self._call(lambda: self._run.pipe.write_output(wire))
 
     def write_error(self, err: PSError) -> None:
         rec = err.to_error_record()

@@ -316,7 +316,7 @@ def test_statements_run_in_order_and_input_goes_to_first(databases: None) -> Non
 
 
 def _xml(obj: Any) -> str:
-    return ElementTree.tostring(serialize(obj, cipher=None), encoding="unicode")
+    return ElementTree.tostring(serialize(psobj.to_wire(obj), cipher=None), encoding="unicode")
 
 
 def test_select_object_projection(databases: None) -> None:
