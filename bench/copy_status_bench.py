@@ -77,7 +77,7 @@ def main() -> None:
             print(f"pool open: {open_s * 1000:.1f} ms")
             for label, select in (("full objects", None), ("Select-Object 6 properties", SELECT)):
                 times, trips, sizes = [], [], []
-                for _ in range(args.rounds):
+                for _round in range(args.rounds):
                     r0, b0 = counter.snapshot()
                     t = time.perf_counter()
                     n = query_all(pool, servers, select)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pypsrp.powershell import PowerShell, RunspacePool
@@ -49,8 +50,13 @@ def invoke(pool: RunspacePool, cmdlet: str, params: dict, select: list[str]) -> 
 
 
 def names(value) -> str:
+    """A property value as text.  Exchange sends MultiValuedProperty collections under
+    their own type name; pypsrp keeps their items as a raw <LST> fragment."""
     if value is None:
         return "-"
+    for raw in getattr(value, "property_sets", None) or []:
+        if isinstance(raw, str) and raw.startswith("<LST"):
+            value = [item.text or "" for item in ET.fromstring(raw)]
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "-"
     return str(value)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate the lab's cmdlet syntax declarations from the shared reference data.
 
 Reads ``../shared/reference/cmdlets/{exchange,windows}.json`` (relative to the repository

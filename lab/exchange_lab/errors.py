@@ -27,7 +27,8 @@ OBJECT_NOT_FOUND = 13
 OPERATION_STOPPED = 14
 PARSER_ERROR = 17
 PERMISSION_DENIED = 18
-RESOURCE_UNAVAILABLE = 22
+RESOURCE_UNAVAILABLE = 21
+READ_ERROR = 22
 WRITE_ERROR = 23
 
 _EXCHANGE_LOCALIZED = ["Microsoft.Exchange.Data.LocalizedException", "System.Exception"]
@@ -65,7 +66,8 @@ class PSError(Exception):
 
     def to_error_record(self) -> ErrorRecord:
         exc = NETException(Message=self.message, HResult=self.hresult)
-        exc.PSObject.type_names = list(self.exception_types)
+        # PowerShell ends every type chain with System.Object.
+        exc.PSObject.type_names = [*self.exception_types, "System.Object"]
         info = ErrorCategoryInfo(
             Category=ErrorCategory(self.category),
             Activity=self.activity or "",

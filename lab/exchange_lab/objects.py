@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from .psobj import make_object
+from .psobj import make_object, ps_list
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model.objects_state import Dag, DagNetwork, Database, DatabaseCopy, ExchangeServer, Queue
@@ -70,11 +70,22 @@ KVP_INT = kvp_type(f"System.Int32, {_MSCORLIB}")
 KVP_TIMESPAN = kvp_type(f"Microsoft.Exchange.Data.EnhancedTimeSpan, Microsoft.Exchange.Data, {_EX_ASM}")
 
 
-def mvp(items: list[Any]) -> list[Any]:
-    """A MultiValuedProperty<T>: sent as a plain list (``System.Collections.ArrayList``).
-    With the MVP type names pypsrp cannot deserialise the list (it hands back the raw
-    XML), so the lab keeps the list form a remote session rehydrates anyway."""
-    return list(items)
+ADOBJECTID = f"Microsoft.Exchange.Data.Directory.ADObjectId, Microsoft.Exchange.Data.Directory, {_EX_ASM}"
+STRING = "System.String, mscorlib, Version=4.0.0.0, Culture=neutral, PublicKeyToken=b77a5c561934e089"
+
+
+def mvp(items: list[Any], element: str = ADOBJECTID) -> Any:
+    """A ``MultiValuedProperty<T>`` as the serializer writes it: an ``<LST>`` under the
+    collection's own type chain (not ``ArrayList``).  Clients must cope with that form:
+    pypsrp 0.9.1, for one, does not rehydrate it into a Python list (it keeps the raw
+    ``<LST>``), which is what a script reading ``Servers`` meets against real Exchange."""
+    return ps_list(list(items), [f"Microsoft.Exchange.Data.MultiValuedProperty`1[[{element}]]",
+                                 "Microsoft.Exchange.Data.MultiValuedPropertyBase", "System.Object"])
+
+
+def id_array(items: list[Any]) -> Any:
+    """An ``ADObjectId[]`` (status properties such as ``OperationalServers``): a .NET array."""
+    return ps_list(list(items), ["Microsoft.Exchange.Data.Directory.ADObjectId[]", "System.Array", "System.Object"])
 
 
 # ----------------------------------------------------------------- value formats
@@ -248,8 +259,8 @@ def dag(state: "LabState", d: "Dag", *, status: bool) -> Any:
         "NetworkEncryption": d.network_encryption,
         "ManualDagNetworkConfiguration": d.manual_network_configuration,
         "DatacenterActivationMode": d.datacenter_activation_mode,
-        "StoppedMailboxServers": mvp(list(d.stopped)),
-        "StartedMailboxServers": mvp(list(d.started)),
+        "StoppedMailboxServers": mvp(list(d.stopped), STRING),
+        "StartedMailboxServers": mvp(list(d.started), STRING),
         "DatabaseAvailabilityGroupIpv4Addresses": list(d.ip_addresses),
         "DatabaseAvailabilityGroupIpAddresses": list(d.ip_addresses),
         "AllowCrossSiteRpcClientAccess": bool(d.other_settings.get("AllowCrossSiteRpcClientAccess", False)),
@@ -289,10 +300,10 @@ def dag(state: "LabState", d: "Dag", *, status: bool) -> Any:
         props["PreferenceMoveFrequency"] = d.other_settings.get("PreferenceMoveFrequency", datetime.timedelta(hours=1))
         props["MetaCacheDatabaseVolumesPerServer"] = int(d.other_settings.get("MetaCacheDatabaseVolumesPerServer", 0))
     if status:
-        props["OperationalServers"] = mvp(state.operational_servers(d))
+        props["OperationalServers"] = id_array(state.operational_servers(d))
         props["PrimaryActiveManager"] = state.primary_active_manager(d)
-        props["ServersInMaintenance"] = mvp(state.servers_in_maintenance(d))
-        props["ServersInDeferredRecovery"] = mvp([])
+        props["ServersInMaintenance"] = id_array(state.servers_in_maintenance(d))
+        props["ServersInDeferredRecovery"] = id_array([])
         props["NetworkNames"] = [n.name for n in d.networks]
         props["WitnessShareInUse"] = d.witness_in_use
     props.update(

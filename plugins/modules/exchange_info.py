@@ -1,0 +1,384 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: exchange.dr contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: exchange_info
+short_description: Topology and health facts of an Exchange organization
+version_added: 0.1.0
+description:
+  - Reads the Exchange servers, database availability groups (with C(-Status)), mailbox databases, database
+    copy status, server component states, DAG networks and transport queues of an Exchange 2010 or later
+    organization over PowerShell Remoting, and returns them as plain data with C(snake_case) keys.
+  - One cmdlet call per kind of object, except component states and queues, which Exchange only returns per
+    server (one call per server).
+  - Optionally evaluates a JMESPath O(query) on the gathered data.
+options:
+  gather_subset:
+    description:
+      - Kinds of object to read.
+      - V(servers) calls C(Get-ExchangeServer) and C(Get-MailboxServer); V(dags)
+        C(Get-DatabaseAvailabilityGroup -Status); V(databases) C(Get-MailboxDatabase -Status); V(copies)
+        C(Get-MailboxDatabaseCopyStatus) (every copy of every database); V(components)
+        C(Get-ServerComponentState -Identity) once per Exchange 2013 or later server; V(networks)
+        C(Get-DatabaseAvailabilityGroupNetwork); V(queues) C(Get-Queue -Server) once per Mailbox or Hub
+        Transport server.
+      - V(components) and V(queues) also read the servers, to know which servers to ask.
+      - V(all) reads every kind.
+    type: list
+    elements: str
+    choices: [all, servers, dags, databases, copies, components, networks, queues]
+    default: [all]
+  query:
+    description:
+      - JMESPath expression evaluated on the gathered data, a dictionary with one list per kind in
+        O(gather_subset) (for example V(copies[?status!='Healthy' && !active].name)).
+      - The result is returned in RV(query_result). Needs the C(jmespath) library on the controller.
+    type: str
+extends_documentation_fragment:
+  - exchange.dr.connection
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The module only reads; check mode changes nothing in its behaviour.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  action_group:
+    description: Use C(group/exchange.dr.exchange) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - exchange.dr.exchange
+notes:
+  - Only reads. The View-Only Organization Management role group is enough.
+  - Servers that fail to answer C(Get-ServerComponentState) or C(Get-Queue) are reported as warnings; the
+    other results are still returned.
+  - Names of servers are short (NetBIOS) names, spelled as C(Get-ExchangeServer) spells them where Exchange
+    reports them in lower case or as an FQDN.
+seealso:
+  - name: Get-MailboxDatabaseCopyStatus
+    description: The cmdlet reference of the copy status read by O(gather_subset=copies).
+    link: https://learn.microsoft.com/powershell/module/exchange/get-mailboxdatabasecopystatus
+  - name: JMESPath
+    description: The query language of O(query).
+    link: https://jmespath.org/
+requirements:
+  - jmespath (for O(query))
+author:
+  - exchange.dr developers (@exchange-dr)
+"""
+
+EXAMPLES = r"""
+# The connection options are set once for the play; the module runs on the controller.
+- name: Report the DAG health of the organization
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/exchange.dr.exchange:
+      server: ex01.contoso.com
+      username: viewer@CONTOSO.COM
+      password: "{{ vault_exchange_viewer_password }}"
+      auth: kerberos
+      ca_trust_path: /etc/pki/contoso-root-ca.pem
+  tasks:
+    - name: Read everything
+      exchange.dr.exchange_info:
+      register: exchange
+
+    - name: Show the active server of every database
+      ansible.builtin.debug:
+        msg: "{{ exchange.databases | items2dict(key_name='name', value_name='server') }}"
+
+# Only copies, filtered on the controller with JMESPath.
+- name: List the passive copies that are not healthy
+  exchange.dr.exchange_info:
+    server: ex01.contoso.com
+    gather_subset: [copies]
+    query: "copies[?!active && status != 'Healthy'].{copy: name, status: status, queue: copy_queue_length}"
+  register: unhealthy
+  failed_when: unhealthy.query_result | length > 0
+
+# NTLM over HTTP (messages are encrypted by NTLM), with an explicit port and longer timeouts.
+- name: Read the DAG and its networks
+  exchange.dr.exchange_info:
+    server: ex01.contoso.com
+    port: 80
+    ssl: false
+    auth: ntlm
+    username: CONTOSO\viewer
+    password: "{{ vault_exchange_viewer_password }}"
+    operation_timeout: 60
+    connection_timeout: 10
+    reconnection_retries: 2
+    reconnection_backoff: 1.5
+    no_proxy: true
+    gather_subset: [dags, networks]
+
+# A lab or test environment: Basic over HTTPS with the lab's CA, or over plain HTTP only when allowed.
+- name: Read the servers from the exchange.dr lab
+  exchange.dr.exchange_info:
+    server: 127.0.0.1
+    port: "{{ lab_https_port }}"
+    path: PowerShell
+    configuration_name: Microsoft.Exchange
+    auth: basic
+    username: CONTOSO\administrator
+    password: "{{ lab_password }}"
+    validate_certs: true
+    ca_trust_path: "{{ lab_ca_file }}"
+    message_encryption: auto
+    exchange_version: "2019"
+    gather_subset: servers
+
+- name: Same over plain HTTP (lab only)
+  exchange.dr.exchange_info:
+    server: 127.0.0.1
+    port: "{{ lab_http_port }}"
+    ssl: false
+    auth: basic
+    allow_unencrypted: true
+    username: CONTOSO\administrator
+    password: "{{ lab_password }}"
+    gather_subset: [servers, components]
+
+# Certificate authentication through a proxy.
+- name: Read queues
+  exchange.dr.exchange_info:
+    server: ex01.contoso.com
+    auth: certificate
+    certificate_pem: /etc/exchange-dr/client.pem
+    certificate_key_pem: /etc/exchange-dr/client.key
+    proxy: http://proxy.contoso.com:8080
+    gather_subset: queues
+"""
+
+RETURN = r"""
+servers:
+  description: Exchange servers (C(Get-ExchangeServer)) with their mailbox server settings (C(Get-MailboxServer));
+    the mailbox settings are null for servers without the Mailbox role.
+  returned: when O(gather_subset) has V(servers) or V(all)
+  type: list
+  elements: dict
+  sample:
+    - name: EX01
+      fqdn: ex01.contoso.com
+      site: DC1
+      roles: [Mailbox]
+      admin_display_version: Version 15.2 (Build 1544.4)
+      product: "2019"
+      major: 15
+      minor: 2
+      build: 15.2.1544.4
+      edition: Enterprise
+      is_mailbox_server: true
+      dag: DAG1
+      database_copy_auto_activation_policy: Unrestricted
+      database_copy_activation_disabled_and_move_now: false
+      auto_database_mount_dial: GoodAvailability
+      maximum_active_databases: null
+      maximum_preferred_active_databases: null
+dags:
+  description: Database availability groups with their status (C(Get-DatabaseAvailabilityGroup -Status)).
+  returned: when O(gather_subset) has V(dags) or V(all)
+  type: list
+  elements: dict
+  sample:
+    - name: DAG1
+      servers: [EX01, EX02, EX03, EX04]
+      operational_servers: [EX01, EX02, EX03, EX04]
+      started_mailbox_servers: [EX01, EX02, EX03, EX04]
+      stopped_mailbox_servers: []
+      servers_in_maintenance: []
+      primary_active_manager: EX01
+      witness_server: FS01.contoso.com
+      witness_directory: C:\DAGFileShareWitnesses\DAG1.contoso.com
+      alternate_witness_server: FS02.contoso.com
+      alternate_witness_directory: C:\DAGFileShareWitnesses\DAG1.contoso.com
+      witness_share_in_use: Primary
+      datacenter_activation_mode: DagOnly
+      ip_addresses: [10.1.1.50, 10.2.1.50]
+      network_compression: InterSubnetOnly
+      network_encryption: InterSubnetOnly
+      manual_dag_network_configuration: false
+      replication_port: 64327
+      third_party_replication: Disabled
+databases:
+  description:
+    - Mailbox databases with their status (C(Get-MailboxDatabase -Status)).
+    - Sizes are in bytes; lag times in .NET's C(d.hh:mm:ss) form; backup times in ISO-8601.
+  returned: when O(gather_subset) has V(databases) or V(all)
+  type: list
+  elements: dict
+  sample:
+    - name: DB08
+      guid: 0c7b5a7e-9a57-5d43-8c4b-2a9a4f2e4f10
+      server: EX02
+      master: DAG1
+      servers: [EX02, EX01, EX03, EX04]
+      activation_preference: {EX02: 1, EX01: 2, EX03: 3, EX04: 4}
+      replay_lag_times: {EX02: "00:00:00", EX01: "00:00:00", EX03: "00:00:00", EX04: "7.00:00:00"}
+      truncation_lag_times: {EX02: "00:00:00", EX01: "00:00:00", EX03: "00:00:00", EX04: "00:00:00"}
+      replication_type: Remote
+      recovery: false
+      mounted: true
+      mounted_on_server: EX02
+      database_size: 1610612736
+      available_new_mailbox_space: 80530636
+      edb_file_path: D:\Databases\DB08\DB08.edb
+      log_folder_path: E:\Logs\DB08
+      log_file_prefix: E07
+      circular_logging_enabled: false
+      mount_at_startup: true
+      data_move_replication_constraint: SecondCopy
+      last_full_backup: "2026-03-13T23:00:03+00:00"
+      last_incremental_backup: null
+copies:
+  description: Status of every database copy (C(Get-MailboxDatabaseCopyStatus)).
+  returned: when O(gather_subset) has V(copies) or V(all)
+  type: list
+  elements: dict
+  sample:
+    - name: DB08\EX04
+      database: DB08
+      server: EX04
+      active_server: EX02
+      active: false
+      status: Healthy
+      activation_preference: 4
+      activation_suspended: false
+      auto_activation_policy: Unrestricted
+      copy_queue_length: 0
+      replay_queue_length: 2016
+      content_index_state: NotApplicable
+      last_log_generated: 81234
+      last_log_inspected: 81234
+      last_log_replayed: 79218
+      last_inspected_log_time: "2026-03-14T10:02:11+00:00"
+      last_replayed_log_time: "2026-03-07T10:01:58+00:00"
+      error_message: null
+      suspend_comment: null
+components:
+  description: Server component states (C(Get-ServerComponentState)), one entry per server and component.
+  returned: when O(gather_subset) has V(components) or V(all)
+  type: list
+  elements: dict
+  sample:
+    - server: EX01
+      component: HubTransport
+      state: Inactive
+      local_states:
+        - {requester: Maintenance, state: Inactive, timestamp: "2026-03-14T10:02:11+00:00"}
+      remote_states: []
+networks:
+  description: DAG networks (C(Get-DatabaseAvailabilityGroupNetwork)).
+  returned: when O(gather_subset) has V(networks) or V(all)
+  type: list
+  elements: dict
+  sample:
+    - identity: DAG1\ReplicationDagNetwork01
+      dag: DAG1
+      name: ReplicationDagNetwork01
+      description: null
+      subnets: [{subnet: 10.1.2.0/24, state: Up}]
+      interfaces: [{node: EX01, state: Up, ip_address: 10.1.2.11}]
+      mapi_access_enabled: false
+      replication_enabled: true
+      ignore_network: false
+queues:
+  description: Transport queues (C(Get-Queue)) of every Mailbox or Hub Transport server.
+  returned: when O(gather_subset) has V(queues) or V(all)
+  type: list
+  elements: dict
+  sample:
+    - identity: EX01\Submission
+      server: EX01
+      delivery_type: Undefined
+      next_hop_domain: Submission
+      next_hop_category: Internal
+      status: Ready
+      message_count: 3
+      last_error: null
+query_result:
+  description: The result of O(query) on the gathered data (any JSON type).
+  returned: when O(query) is set
+  type: raw
+  sample: ["DB08\\EX04"]
+round_trips:
+  description: Number of cmdlet invocations sent to Exchange.
+  returned: always
+  type: int
+  sample: 14
+elapsed:
+  description: Seconds spent reading, including opening the session.
+  returned: always
+  type: float
+  sample: 1.84
+"""
+
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.exchange.dr.plugins.module_utils.exchange import SUBSETS, gather
+from ansible_collections.exchange.dr.plugins.module_utils.psrp import Client, ExchangeError, connection_argument_spec
+
+try:
+    import jmespath
+except ImportError:
+    HAS_JMESPATH = False
+    JMESPATH_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_JMESPATH = True
+    JMESPATH_IMPORT_ERROR = None
+
+
+def compile_query(module):
+    """The compiled O(query), or None; fails the module on a bad expression."""
+    text = module.params["query"]
+    if text is None:
+        return None
+    if not HAS_JMESPATH:
+        module.fail_json(msg=missing_required_lib("jmespath"), exception=JMESPATH_IMPORT_ERROR)
+    try:
+        return jmespath.compile(text)
+    except jmespath.exceptions.JMESPathError as exc:
+        module.fail_json(msg="query is not a valid JMESPath expression: %s" % " ".join(str(exc).split()))
+
+
+def main():
+    argument_spec = connection_argument_spec()
+    argument_spec.update(
+        gather_subset=dict(type="list", elements="str", default=["all"], choices=["all"] + list(SUBSETS)),
+        query=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    expression = compile_query(module)
+
+    started = time.monotonic()
+    client = None
+    try:
+        client = Client.from_module(module)
+        with client:
+            facts, problems = gather(client, module.params["gather_subset"])
+    except ExchangeError as exc:
+        module.fail_json(msg=str(exc), round_trips=len(client.calls) if client else 0, **exc.result())
+
+    for warning in client.warnings + problems:
+        module.warn(warning)
+    result = dict(changed=False, round_trips=len(client.calls), elapsed=round(time.monotonic() - started, 3))
+    result.update(facts)
+    if expression is not None:
+        try:
+            result["query_result"] = expression.search(facts)
+        except jmespath.exceptions.JMESPathError as exc:
+            module.fail_json(msg="query could not be evaluated: %s" % " ".join(str(exc).split()), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
