@@ -203,3 +203,22 @@ def test_dac_identity_errors(fresh_lab):
         # -ActiveDirectorySite and -MailboxServer are different parameter sets
         res = dac(rp, "Start-DatabaseAvailabilityGroup", MailboxServer="EX01", ActiveDirectorySite="DC1")
         assert res.failed and res.error.fq_error.startswith("AmbiguousParameterSet")
+
+
+def test_restore_after_cluster_service_stopped_on_survivors(fresh_lab):
+    """Runbooks §5.2: stop the primary site, stop ClusSvc on the second-site members, restore."""
+    with pool(fresh_lab) as rp:
+        res = run(rp, "Stop-DatabaseAvailabilityGroup", Identity="DAG1", ActiveDirectorySite="DC1", Confirm=False)
+        assert not res.failed, res.errors
+    for server in ("EX03", "EX04"):
+        with pool(fresh_lab, host=server, configuration="Microsoft.PowerShell") as wp:
+            res = run(wp, "Stop-Service", Name="ClusSvc", Force=None)
+            assert not res.failed, res.errors
+    with pool(fresh_lab, host="EX03") as rp:
+        res = run(rp, "Restore-DatabaseAvailabilityGroup", Identity="DAG1", ActiveDirectorySite="DC2", Confirm=False)
+        assert not res.failed, res.errors
+        dag = props(run(rp, "Get-DatabaseAvailabilityGroup", Identity="DAG1", Status=None).output[0])
+        assert sorted(dag["OperationalServers"]) == ["EX03", "EX04"]
+        assert dag["WitnessShareInUse"] == "Alternate"
+        mounted = [props(o) for o in run(rp, "Get-MailboxDatabase", Status=None).output]
+        assert all(m["Mounted"] for m in mounted), [(m["Name"], m["Mounted"]) for m in mounted]

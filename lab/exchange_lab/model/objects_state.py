@@ -48,6 +48,7 @@ class HostInfo:
     roles: list[str]
     version: str
     kind: str
+    windows: str = "WS2019"  # Windows Server version (topology ``windows:``)
 
 
 @dataclass

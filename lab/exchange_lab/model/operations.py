@@ -640,4 +640,12 @@ def restore(state: "LabState", dag: Dag, plan: RestorePlan) -> None:
     owner = dag.cluster.group_owner
     if owner and dag.cluster.node(owner) is None:
         dag.cluster.group_owner = None
+    # The operator stopped the Cluster service on the survivors first (runbooks §5.2 step 3);
+    # Restore forcibly evicts the stopped servers "thereby re-establishing quorum for the
+    # cluster enabling the surviving DAG members to start" (Restore-DatabaseAvailabilityGroup
+    # reference): it brings the cluster up again on every reachable survivor.
+    for name in plan.survivors:
+        node = dag.cluster.node(name)
+        if node is not None and node.state == "Down" and state.is_reachable_host(name):
+            node.state = "Up"
     state.evaluate_quorum(dag)

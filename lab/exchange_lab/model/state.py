@@ -39,6 +39,7 @@ from .objects_state import (
     Queue,
     lab_guid,
 )
+from .windows import WindowsState
 
 FAULT_KINDS = ("copy_status", "copy_queue", "content_index", "server_down")
 _FAULT_KEYS = {
@@ -104,7 +105,8 @@ class LabState:
             self._passwords[u["name"].lower()] = u["password"]
         self.sites: dict[str, dict] = {s["name"].lower(): dict(s) for s in spec["sites"]}
         self.hosts: list[HostInfo] = [
-            HostInfo(h["name"], h["fqdn"], h["site"], list(h["roles"]), h["version"], h["kind"]) for h in spec["hosts"]
+            HostInfo(h["name"], h["fqdn"], h["site"], list(h["roles"]), h["version"], h["kind"], h["windows"])
+            for h in spec["hosts"]
         ]
         self._hosts_by_name = {h.name.lower(): h for h in self.hosts}
         self._hosts_by_fqdn = {h.fqdn.lower(): h for h in self.hosts}
@@ -220,6 +222,8 @@ class LabState:
         self.faults: list[dict] = []
         self._timers: list[tuple[float, int, str, Callable[[], None]]] = []
         self._seq = itertools.count()
+        # Windows, AD, SMB and DNS state (model/windows.py), built on the objects above
+        self.windows = WindowsState(self, spec)
 
     def _fqdn_of(self, name: str | None) -> str | None:
         """Witness server names as the reference shows them (``FS1.contoso.com``)."""
@@ -348,6 +352,9 @@ class LabState:
         srv = self.server(server)
         if srv is None or not srv.up:
             return False
+        windows = getattr(self, "windows", None)
+        if windows is not None and not windows.exchange_services_running(srv.name):
+            return False  # MSExchangeRepl or MSExchangeIS stopped (model/windows.py)
         dag = self.dag(srv.dag) if srv.dag else None
         if dag is None:
             return True
@@ -363,6 +370,9 @@ class LabState:
         srv = self.server(c.server)
         if srv is None or not srv.up:
             return "ServiceDown"
+        windows = getattr(self, "windows", None)
+        if windows is not None and not windows.replication_running(srv.name):
+            return "ServiceDown"  # runbooks §1.1: Replication service not running on that server
         if c.server.lower() == db.active_server.lower():
             return db.mount_state
         return c.status
@@ -848,6 +858,7 @@ class LabState:
                         "roles": list(h.roles),
                         "version": h.version,
                         "kind": h.kind,
+                        "windows": h.windows,
                         "ip": self._host_ip[h.name.lower()],
                         "up": self._host_up[h.name.lower()],
                     }

@@ -37,6 +37,9 @@ DAC_MODES = ("Off", "DagOnly")
 NETWORK_MODES = ("Disabled", "Enabled", "InterSubnetOnly", "SeedOnly")
 CONTENT_INDEX_STATES = ("Healthy", "Crawling", "NotApplicable", "Failed", "Suspended", "Disabled")
 RECORD_TYPES = ("A", "CNAME")
+# Windows Server versions a host can run (``windows:``; default WS2019).
+WINDOWS_VERSIONS = ("WS2008", "WS2008R2", "WS2012", "WS2012R2", "WS2016", "WS2019", "WS2022")
+DEFAULT_WINDOWS = "WS2019"
 _BUILD_RE = re.compile(r"^Version (\d+)\.(\d+) \(Build (\d+)\.(\d+)\)$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")
 _TIMESPAN_RE = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$")
@@ -71,6 +74,7 @@ _SCHEMA: dict[str, dict[str, tuple[bool, Any]]] = {
         "mailbox": (False, dict),
         "queues": (False, dict),
         "content_index_state": (False, str),
+        "windows": (False, str),
     },
     "mailbox": {
         "auto_activation_policy": (False, str),
@@ -291,6 +295,17 @@ def validate(data: Any, source: str = "<topology>") -> dict:
                 except ValueError:
                     ctx.fail(f"{where}.{key}", f"invalid IP address '{h[key]}'")
         version = str(h["version"])
+        # The Windows version: ``windows:``, else a non-Exchange host's ``version`` when it is
+        # a Windows label, else WS2019.
+        windows = h.get("windows")
+        if windows is not None:
+            windows = ctx.choice(windows, WINDOWS_VERSIONS, f"{where}.windows")
+            if kind != "exchange" and version.upper() in WINDOWS_VERSIONS and version.upper() != windows:
+                ctx.fail(where, f"version '{version}' and windows '{windows}' disagree")
+        elif kind != "exchange" and version.upper() in WINDOWS_VERSIONS:
+            windows = version.upper()
+        else:
+            windows = DEFAULT_WINDOWS
         host = {
             "name": name,
             "kind": kind,
@@ -300,6 +315,7 @@ def validate(data: Any, source: str = "<topology>") -> dict:
             "roles": list(h.get("roles") or []),
             "ip": h["ip"],
             "replication_ip": h.get("replication_ip"),
+            "windows": windows,
         }
         if kind == "exchange":
             if version not in EXCHANGE_VERSIONS:
@@ -599,7 +615,9 @@ def validate(data: Any, source: str = "<topology>") -> dict:
                     if h["fqdn"].endswith("." + zname):
                         rel = h["fqdn"][: -len(zname) - 1]
                         if (rel, "A") not in have:
-                            records.append({"name": rel, "type": "A", "data": h["ip"], "ttl": reg["ttl"]})
+                            records.append(
+                                {"name": rel, "type": "A", "data": h["ip"], "ttl": reg["ttl"], "dynamic": True}
+                            )
             zones.append({"name": zname, "servers": servers, "records": records})
 
     return {
