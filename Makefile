@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider lab/tests $(wildcard tests/unit tests/integration)
+	PYTHON=$(PY) tools/check.sh
 
 bench: $(STAMP)
 	$(PY) bench/copy_status_bench.py

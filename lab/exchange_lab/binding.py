@@ -9,7 +9,8 @@ steps of the reference README ("Validating a call"):
    cmdlet parameter wins over common parameters, as in PowerShell's
    ``MergedCommandParameterMetadata.GetMatchingParameter``).  Common parameters always,
    WhatIf/Confirm only when the cmdlet lists them.  ``ProgressAction`` (PowerShell 7.4)
-   never exists; on Exchange 2010 (PowerShell 2.0) neither do InformationAction,
+   never exists; on Exchange 2010 (PowerShell 2.0) and in Exchange 2007's snap-in
+   (PowerShell 1.0, version ``"Exchange Server 2007"``) neither do InformationAction,
    InformationVariable (5.0) nor PipelineVariable (4.0).
 2. version applicability: with ``version`` (e.g. ``"Exchange Server 2013"``) a parameter
    or set whose ``applicable`` omits it does not exist.  Without a version, parameters
@@ -108,7 +109,8 @@ def _applies(applicable: list[str] | None, version: str | None) -> bool:
 
 def _common_params(decl: dict[str, Any], version: str | None) -> list[_Param]:
     meta = syntax.common_parameters()
-    old_ps = version == "Exchange Server 2010"
+    # Exchange 2010's endpoint runs PowerShell 2.0; Exchange 2007 SP1 runs in PowerShell 1.0
+    old_ps = version in ("Exchange Server 2007", "Exchange Server 2010")
     out: list[_Param] = []
     for name, info in meta["common"].items():
         introduced = info.get("introduced")

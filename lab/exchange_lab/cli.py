@@ -4,8 +4,10 @@
   exchange-lab serve (same options)          run in the foreground until Ctrl-C / SIGTERM
   exchange-lab stop  --state-dir DIR
   exchange-lab hosts|state|audit --state-dir DIR
+  exchange-lab inventory --state-dir DIR [--user NAME]   an Ansible inventory (YAML) of the running lab
   exchange-lab fault inject --state-dir DIR --spec '{"kind": ...}'
-  exchange-lab fault clear  --state-dir DIR [--spec '{...}']
+  exchange-lab fault inject ID --target X --state-dir DIR [--spec '{"delay_s": 60}']
+  exchange-lab fault clear  --state-dir DIR [--spec '{...}' | ID [--target X]]
   exchange-lab reset --state-dir DIR
 
 Every subcommand except start/serve goes through the admin HTTP API whose URL is
@@ -27,6 +29,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from . import inventory
+from .model import topology
 from .server import MARKER, LabError, LabServer, _alive, _check_state_dir
 
 
@@ -139,6 +143,21 @@ def cmd_stop(args: argparse.Namespace) -> None:
     print(json.dumps({"stopped": True, "was_running": True}))
 
 
+def cmd_inventory(args: argparse.Namespace) -> None:
+    state_dir = args.state_dir.resolve()
+    info = read_info(state_dir)
+    state = admin_call(state_dir, "GET", "/state")  # fails clearly when the lab is not running
+    try:
+        users = topology.load(info["topology"])["users"]
+    except topology.TopologyError as exc:
+        raise LabError(f"cannot read the lab users from its topology: {exc}") from None
+    try:
+        text = inventory.render(inventory.build(info, state, users, args.user), str(state_dir))
+    except inventory.InventoryError as exc:
+        raise LabError(str(exc)) from None
+    print(text, end="")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="exchange-lab", description="The exchange.dr lab: a simulated Exchange organization over WSMan/PSRP.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,10 +165,18 @@ def main(argv: list[str] | None = None) -> None:
     _server_args(sub.add_parser("serve", help="run the lab in the foreground"))
     for name in ("stop", "hosts", "state", "audit", "reset"):
         sub.add_parser(name).add_argument("--state-dir", required=True, type=Path)
+    inv = sub.add_parser("inventory", help="print an Ansible inventory (YAML) of the running lab")
+    inv.add_argument("--state-dir", required=True, type=Path)
+    inv.add_argument("--user", default="administrator",
+                     help="lab user whose credentials the inventory carries: DOMAIN\\user, UPN or user name "
+                          "(default administrator)")
     fault = sub.add_parser("fault", help="inject or clear a fault")
     fault.add_argument("action", choices=["inject", "clear"])
+    fault.add_argument("id", nargs="?", default=None,
+                       help="a failure catalogue id (failure-modes.yml, or site_down, wan_partition, host_unreachable, slow_network)")
+    fault.add_argument("--target", default=None, help="with an id: DB01\\EX02, DB01, EX01, DAG1, DC1, 'DC1,DC2' or a host")
     fault.add_argument("--state-dir", required=True, type=Path)
-    fault.add_argument("--spec", default=None, help="the fault as JSON, e.g. '{\"kind\": \"server_down\", \"server\": \"EX02\"}'")
+    fault.add_argument("--spec", default=None, help="the fault as JSON, e.g. '{\"kind\": \"server_down\", \"server\": \"EX02\"}'; with an id: extra options")
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -160,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
             cmd_stop(args)
         elif args.command in ("hosts", "state", "audit"):
             print(json.dumps(admin_call(args.state_dir.resolve(), "GET", "/" + args.command), indent=2))
+        elif args.command == "inventory":
+            cmd_inventory(args)
         elif args.command == "reset":
             print(json.dumps(admin_call(args.state_dir.resolve(), "POST", "/reset", {})))
         elif args.command == "fault":
@@ -167,8 +196,18 @@ def main(argv: list[str] | None = None) -> None:
                 spec = json.loads(args.spec) if args.spec else {}
             except ValueError as exc:
                 raise LabError(f"--spec is not JSON: {exc}") from None
+            if not isinstance(spec, dict):
+                raise LabError("--spec must be a JSON object")
+            if args.id is not None:
+                if "kind" in spec or "id" in spec:
+                    raise LabError("give the failure id either as an argument or in --spec, not both")
+                if args.target is None and args.action == "inject":
+                    raise LabError(f"fault inject {args.id} needs --target")
+                spec = {"id": args.id, **({"target": args.target} if args.target is not None else {}), **spec}
+            elif args.target is not None:
+                raise LabError("--target goes with a failure id (fault inject ID --target X)")
             if args.action == "inject" and not spec:
-                raise LabError("fault inject needs --spec")
+                raise LabError("fault inject needs --spec or a failure id")
             print(json.dumps(admin_call(args.state_dir.resolve(), "POST", f"/fault/{args.action}", spec), indent=2))
     except LabError as exc:
         _fail(str(exc))

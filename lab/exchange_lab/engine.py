@@ -45,6 +45,14 @@ Decisions (documented for the cmdlet authors):
 * **Undeclared cmdlets** (no entry in their syntax table, e.g. Exchange 2007-only cmdlets
   the documentation lacks): names are bound as given (common parameters recognised),
   positional arguments are refused, the parameter set is ``__AllParameterSets``.
+* **Native commands** (an implementation marked with :func:`native_command`, e.g.
+  ``Setup.com`` on an Exchange 2007 node): no binding at all; every argument is passed
+  as text in order, as PowerShell hands them to a program (``inv.params["Arguments"]``;
+  a named parameter ``-Name`` / ``-Name:value`` as such).  A command text that is a path
+  is looked up by its last component.
+* **Variants**: a name may have several definitions (``registry.definitions``); a session
+  runs the first one visible to it.  The ``exchange2007`` syntax table is bound as
+  ``"Exchange Server 2007"`` (Windows PowerShell 1.0 common parameters).
 """
 
 from __future__ import annotations
@@ -54,7 +62,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from . import binding, errors, psobj, syntax
-from .registry import CMDLETS, EXCHANGE, POWERSHELL, WRITE, CmdletDef, Invocation, Session
+from .registry import CMDLETS, EXCHANGE, POWERSHELL, VARIANTS, WRITE, CmdletDef, Invocation, Session, definitions
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,20 @@ def supports_whatif(func: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a cmdlet implementation as honouring ``inv.common["WhatIf"]``."""
     func.supports_whatif = True  # type: ignore[attr-defined]
     return func
+
+
+def native_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark an implementation as a native program (see the module docstring)."""
+    func.native_command = True  # type: ignore[attr-defined]
+    return func
+
+
+def _binding_version(cdef: CmdletDef, host: Any) -> str | None:
+    if cdef.syntax == "exchange":
+        return exchange_version(host)
+    if cdef.syntax == "exchange2007":
+        return "Exchange Server 2007"
+    return None
 
 
 def exchange_version(host: Any) -> str | None:
@@ -89,10 +111,10 @@ def lookup(session: Session, name: str) -> CmdletDef | None:
     """The cmdlet ``name`` if this session may run it (else None: "not recognized")."""
     _load()
     short = name.rsplit("\\", 1)[-1]
-    cdef = CMDLETS.get(short.lower())
-    if cdef is None or not visible(session, cdef):
-        return None
-    return cdef
+    for cdef in definitions(short):
+        if visible(session, cdef):
+            return cdef
+    return None
 
 
 def visible(session: Session, cdef: CmdletDef) -> bool:
@@ -113,7 +135,15 @@ def visible(session: Session, cdef: CmdletDef) -> bool:
 def visible_cmdlets(session: Session) -> list[CmdletDef]:
     """Every command this session may run (Get-Command)."""
     _load()
-    return sorted((c for c in CMDLETS.values() if visible(session, c)), key=lambda c: c.name.lower())
+    seen: dict[str, CmdletDef] = {}
+    for key in [*CMDLETS, *VARIANTS]:
+        if key in seen:
+            continue
+        for cdef in definitions(key):
+            if visible(session, cdef):
+                seen[key] = cdef
+                break
+    return sorted(seen.values(), key=lambda c: c.name.lower())
 
 
 # ---------------------------------------------------------------------------
@@ -298,7 +328,23 @@ def _bind_undeclared(cdef: CmdletDef, raw: list[tuple[str | None, Any]], version
     return bound
 
 
+def _bind_native(cdef: CmdletDef, raw: list[tuple[str | None, Any]]) -> binding.Bound:
+    """A native program's arguments, as text, in order (no parameter binding)."""
+    args: list[str] = []
+    for name, value in raw:
+        if name:
+            flag = name if name.startswith("-") else f"-{name}"
+            args.append(flag if value is None else f"{flag}:{value}")
+        elif isinstance(value, (list, tuple)):
+            args.extend(str(v) for v in value)
+        else:
+            args.append(str(value))
+    return binding.Bound(cmdlet=cdef.name, parameter_set="__AllParameterSets", params={"Arguments": args})
+
+
 def _bind(prep: _Prepared, raw: list[tuple[str | None, Any]]) -> binding.Bound:
+    if getattr(prep.cdef.func, "native_command", False):
+        return _bind_native(prep.cdef, raw)
     if prep.decl is None:
         return _bind_undeclared(prep.cdef, raw, prep.version)
     return binding.bind(prep.decl, raw, cmdlet=prep.cdef.name, version=prep.version)
@@ -402,6 +448,8 @@ def _run_command(session: Session, prep: _Prepared, input_items: list[Any], has_
 
 def _common_of(prep: _Prepared) -> dict[str, Any]:
     """Common parameters of a command, for errors written outside a run."""
+    if getattr(prep.cdef.func, "native_command", False):
+        return {}
     decl = prep.decl if prep.decl is not None else _UNDECLARED
     return binding.bind_common(decl, prep.raw, cmdlet=prep.cdef.name, version=prep.version)
 
@@ -425,8 +473,8 @@ def _prepare(session: Session, command: Any, may_get_input: bool) -> _Prepared:
         err = errors.command_not_found(name)
         _audit(session, name, _raw_dict(raw), err.error_id, started)
         raise err
-    decl = syntax.get(cdef.syntax, cdef.name)
-    version = exchange_version(session.host) if cdef.syntax == "exchange" else None
+    decl = None if getattr(cdef.func, "native_command", False) else syntax.get(cdef.syntax, cdef.name)
+    version = _binding_version(cdef, session.host)
     named: list[str] = []
     try:
         if decl is not None:

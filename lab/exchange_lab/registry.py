@@ -46,6 +46,17 @@ class CmdletDef:
 
 
 CMDLETS: dict[str, CmdletDef] = {}
+# Further definitions of a name that CMDLETS already has (e.g. the Exchange 2007 snap-in's
+# Get-ExchangeServer next to the 2010+ endpoint's): a session runs the first definition,
+# CMDLETS entry first, that is visible to it (engine.lookup).
+VARIANTS: dict[str, list[CmdletDef]] = {}
+
+
+def definitions(name: str) -> list[CmdletDef]:
+    """Every definition registered under ``name`` (case-insensitive), primary first."""
+    key = name.lower()
+    primary = CMDLETS.get(key)
+    return ([primary] if primary is not None else []) + VARIANTS.get(key, [])
 
 
 def cmdlet(
@@ -56,11 +67,13 @@ def cmdlet(
     configurations: Iterable[str] = (EXCHANGE,),
     snapin: str | None = None,
     available_on: Callable[[Any], bool] | None = None,
+    variant: bool = False,
 ) -> Callable[[Callable[["Invocation"], Any]], Callable[["Invocation"], Any]]:
-    """Register a cmdlet implementation."""
+    """Register a cmdlet implementation.  ``variant=True`` adds a further definition of a
+    name (another configuration, snap-in or host set) instead of replacing it."""
 
     def deco(func: Callable[["Invocation"], Any]) -> Callable[["Invocation"], Any]:
-        CMDLETS[name.lower()] = CmdletDef(
+        cdef = CmdletDef(
             name=name,
             func=func,
             syntax=syntax,
@@ -69,6 +82,10 @@ def cmdlet(
             snapin=snapin,
             available_on=available_on,
         )
+        if variant:
+            VARIANTS.setdefault(name.lower(), []).append(cdef)
+        else:
+            CMDLETS[name.lower()] = cdef
         return func
 
     return deco

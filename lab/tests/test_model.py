@@ -74,6 +74,8 @@ def test_to_json_is_serialisable_stable_and_has_no_password(lab):
         "dns",
         "faults",
         "pending",
+        "data_loss",
+        "failures",
     ]
     assert b["dags"][0]["quorum"]["has_quorum"] is True
 

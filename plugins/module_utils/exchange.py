@@ -150,6 +150,10 @@ PROPERTIES = {
         ("LocalStates", "local_states", _requester_states),
         ("RemoteStates", "remote_states", _requester_states),
     ),
+    "dag_members": (  # Get-DatabaseAvailabilityGroup without -Status (membership only: no call to the members)
+        ("Name", "name", c.text),
+        ("Servers", "servers", c.server_names),
+    ),
     "networks": (  # Get-DatabaseAvailabilityGroupNetwork
         ("Identity", "identity", c.text),
         ("Name", "name", c.text),
@@ -198,6 +202,21 @@ def read_servers(client) -> list:
         for _prop, key, _conv in PROPERTIES["mailbox_servers"]:
             if key != "name":
                 server[key] = extra.get(key)
+    return servers
+
+
+def read_membership(client) -> list:
+    """Exchange servers (``servers`` table) each with ``dag`` (None outside a DAG) and the product
+    of ``exchange_product``: two calls, ``Get-ExchangeServer`` and ``Get-DatabaseAvailabilityGroup``
+    without ``-Status`` (which would contact every member).  For inventories."""
+    servers = _read(client, "servers", "Get-ExchangeServer")
+    dag_of = {}
+    for dag in _read(client, "dag_members", "Get-DatabaseAvailabilityGroup"):
+        for member in dag["servers"]:
+            dag_of[member.lower()] = dag["name"]
+    for server in servers:
+        server.update(c.exchange_product(server["admin_display_version"]))
+        server["dag"] = dag_of.get((server["name"] or "").lower())
     return servers
 
 

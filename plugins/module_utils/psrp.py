@@ -43,7 +43,7 @@ else:
     PYPSRP_IMPORT_ERROR = None
 
 __all__ = ["CONNECTION_ARGSPEC", "Client", "ConnectionFailure", "ExchangeCommandError", "ExchangeError",
-           "connection_argument_spec", "require_pypsrp"]
+           "connection_argument_spec", "endpoint", "require_pypsrp"]
 
 EXCHANGE_CONFIGURATION = "Microsoft.Exchange"
 POWERSHELL_CONFIGURATION = "Microsoft.PowerShell"
@@ -89,6 +89,19 @@ def connection_argument_spec() -> dict:
     return copy.deepcopy(CONNECTION_ARGSPEC)
 
 
+def endpoint(configuration_name: str | None, path: str | None, port: int | None, ssl: bool = True,
+             exchange_version: str = "auto") -> tuple:
+    """The (configuration_name, path, port) a session uses, defaults filled in as the connection
+    options document them (Microsoft.Exchange on /PowerShell 443/80, else /wsman 5986/5985)."""
+    configuration_name = configuration_name or (
+        POWERSHELL_CONFIGURATION if exchange_version == "2007" else EXCHANGE_CONFIGURATION)
+    path = path or ("PowerShell" if configuration_name == EXCHANGE_CONFIGURATION else "wsman")
+    if port is None:
+        iis = path.strip("/").lower() == "powershell"
+        port = (443 if ssl else 80) if iis else (5986 if ssl else 5985)
+    return configuration_name, path, port
+
+
 def require_pypsrp(module) -> None:
     if not HAS_PYPSRP:
         module.fail_json(msg=missing_required_lib("pypsrp"), exception=PYPSRP_IMPORT_ERROR)
@@ -113,13 +126,7 @@ class Client:
         self.auth = auth
         self.ssl = ssl
         self.exchange_version = exchange_version
-        self.configuration_name = configuration_name or (
-            POWERSHELL_CONFIGURATION if exchange_version == "2007" else EXCHANGE_CONFIGURATION)
-        self.path = path or ("PowerShell" if self.configuration_name == EXCHANGE_CONFIGURATION else "wsman")
-        if port is None:
-            iis = self.path.strip("/").lower() == "powershell"
-            port = (443 if ssl else 80) if iis else (5986 if ssl else 5985)
-        self.port = port
+        self.configuration_name, self.path, self.port = endpoint(configuration_name, path, port, ssl, exchange_version)
         self.operation_timeout = operation_timeout
         self.read_timeout = operation_timeout + READ_TIMEOUT_MARGIN
         self.warnings: list[str] = []
@@ -129,7 +136,7 @@ class Client:
         encryption = self._check_options(username, password, certificate_pem, certificate_key_pem,
                                          allow_unencrypted, message_encryption, connection_timeout)
         self._wsman_kwargs = {
-            "server": server, "port": port, "path": self.path.strip("/"), "ssl": ssl, "auth": auth,
+            "server": server, "port": self.port, "path": self.path.strip("/"), "ssl": ssl, "auth": auth,
             "username": username, "password": password, "encryption": encryption,
             "cert_validation": (ca_trust_path or True) if validate_certs else False,
             "connection_timeout": connection_timeout, "operation_timeout": operation_timeout,
@@ -198,6 +205,12 @@ class Client:
             self.invoke("Add-PSSnapin", {"Name": EXCHANGE_2007_SNAPIN})
             self._snapin_loaded = True
         return pool
+
+    def open(self) -> "Client":
+        """Open the session now (it otherwise opens on the first :meth:`invoke`); raises
+        :class:`ConnectionFailure` when it cannot."""
+        self._open()
+        return self
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

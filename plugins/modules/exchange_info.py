@@ -73,10 +73,9 @@ author:
 """
 
 EXAMPLES = r"""
-# The connection options are set once for the play; the module runs on the controller.
+# The connection options are set once (for a play, a block or a task) through the action group;
+# the module runs on the controller.
 - name: Report the DAG health of the organization
-  hosts: localhost
-  gather_facts: false
   module_defaults:
     group/exchange.dr.exchange:
       server: ex01.contoso.com
@@ -84,7 +83,7 @@ EXAMPLES = r"""
       password: "{{ vault_exchange_viewer_password }}"
       auth: kerberos
       ca_trust_path: /etc/pki/contoso-root-ca.pem
-  tasks:
+  block:
     - name: Read everything
       exchange.dr.exchange_info:
       register: exchange
@@ -92,6 +91,16 @@ EXAMPLES = r"""
     - name: Show the active server of every database
       ansible.builtin.debug:
         msg: "{{ exchange.databases | items2dict(key_name='name', value_name='server') }}"
+
+# With an inventory from the exchange.dr.exchange inventory plugin or `exchange-lab inventory`,
+# each host carries its connection options in exchange_dr_connection.
+- name: Read the copies once for the play
+  module_defaults:
+    group/exchange.dr.exchange: "{{ exchange_dr_connection }}"
+  exchange.dr.exchange_info:
+    gather_subset: [copies]
+  run_once: true
+  register: copies
 
 # Only copies, filtered on the controller with JMESPath.
 - name: List the passive copies that are not healthy

@@ -561,7 +561,8 @@ def mount_database(inv: Any) -> None:
         db = resolve_database(inv, text_of(inv.get("Identity")), T_MOUNT)
         if db.mount_state in ("Mounted", "Mounting"):
             return
-        problem = _active_server_problem(lab, db)
+        # an injected failure or the DACP bit (model/failures.py) can stand in the way too
+        problem = _active_server_problem(lab, db) or lab.mount_problem(db)
         if problem is not None:
             raise invalid_operation(
                 inv,

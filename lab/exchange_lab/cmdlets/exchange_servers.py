@@ -407,12 +407,17 @@ def get_queue(inv: Any) -> None:
 @cmdlet("Redirect-Message", syntax="exchange", rbac=WRITE, available_on=_exchange_2013_plus)
 def redirect_message(inv: Any) -> None:
     """Moves every queued message of ``-Server`` (shadow queues excepted) to the
-    Submission queue of ``-Target`` (an FQDN of another Mailbox server)."""
+    Submission queue of ``-Target`` (an FQDN of another Mailbox server).  ``-Target`` is a
+    MultiValuedProperty, so the binder hands over a list; the messages go to its first
+    server (the lab does not spread them over several targets)."""
     lab = inv.lab
     with lab.lock:
         begin(inv)
         source = resolve_servers(inv, text_of(inv.get("Server")), T_REDIRECT, terminating=True)[0]
-        target_name = text_of(inv.get("Target")) or ""
+        targets = inv.get("Target")
+        if isinstance(targets, (list, tuple)):
+            targets = targets[0] if targets else None
+        target_name = text_of(targets) or ""
         target = lab.server(target_name)
         if target is None:
             raise not_found(inv, target_name, T_REDIRECT)

@@ -42,6 +42,7 @@ class MoveResult:
     target: str | None
     mounted: bool
     reason: str = ""
+    logs_lost: int = 0
 
 
 def _ci_matches(ci: str, wanted: str) -> bool:
@@ -68,6 +69,15 @@ def blocked_reason(
         return "unreachable"
     if copy.activation_suspended:
         return "activation suspended"
+    if targetless and copy.replay_lag_s > 0:
+        # runbooks §1.2: lagged copies are disaster-recovery copies, not highly available
+        # ones; §1.6: activating one is an explicit operator decision
+        return "lagged copy"
+    catalogue = getattr(state, "catalogue", None)
+    if catalogue is not None:
+        reason = catalogue.activation_block(db, copy)  # failed storage, reseed, DACP (failures.py)
+        if reason is not None:
+            return reason
     if server.activation_disabled_and_move_now:
         return "DatabaseCopyActivationDisabledAndMoveNow"
     if targetless and server.auto_activation_policy == "Blocked":
@@ -140,33 +150,43 @@ def select_target(
     lossless_switchover: bool = False,
     targetless: bool = True,
     exclude: tuple[str, ...] = (),
+    dial: str | None = None,
 ) -> DatabaseCopy | None:
     """The copy Active Manager would mount: the best candidate whose copy queue (after
     "attempt copy last logs", which empties it when the old active is reachable) passes
-    the target server's AutoDatabaseMountDial; otherwise the next candidate."""
+    the target server's AutoDatabaseMountDial (or ``dial`` when given); otherwise the
+    next candidate."""
     for copy, _set in ranked_candidates(
         state, db, lossless_switchover=lossless_switchover, targetless=targetless, exclude=exclude
     ):
         remaining = 0 if source_reachable else copy.copy_queue
         server = state.server(copy.server)
-        limit = DIAL_MAX_COPY_QUEUE.get(server.mount_dial if server else "GoodAvailability")
+        limit = DIAL_MAX_COPY_QUEUE.get(dial or (server.mount_dial if server else "GoodAvailability"))
         if limit is None or remaining <= limit:
             return copy
     return None
 
 
-def failover(state: "LabState", db: Database, reason: str, *, source_reachable: bool = False) -> MoveResult:
+def failover(
+    state: "LabState", db: Database, reason: str, *, source_reachable: bool = False, lossless: bool = False
+) -> MoveResult:
     """Automatic failover of ``db`` away from its failed active server (ACLL copies the
     last logs only when that server is still reachable).  No target: the database stays
-    dismounted (failure-modes.yml, context notes)."""
+    dismounted (failure-modes.yml, context notes).  ``lossless``: the activation must be
+    lossless (failure-modes ``mapi-network-failure``, ``multiple-network-failure``):
+    candidates in activation-preference order and the Lossless dial.  A mount that misses
+    logs is recorded in ``state.data_loss`` (``LabState.activate_copy``)."""
     source = db.active_server
-    target = select_target(state, db, source_reachable=source_reachable)
+    target = select_target(
+        state, db, source_reachable=source_reachable, lossless_switchover=lossless, dial="Lossless" if lossless else None
+    )
     if target is None:
         state.set_mount_state(db, "Dismounted")
         db.dismounted_by_system = True
         return MoveResult(db.name, source, None, False, f"{reason}: no copy meets the activation criteria")
-    state.activate_copy(db, target.server, mount=True, initiator="Automatic")
-    return MoveResult(db.name, source, target.server, True, reason)
+    lost = 0 if source_reachable else target.copy_queue
+    state.activate_copy(db, target.server, mount=True, initiator="Automatic", logs_lost=lost)
+    return MoveResult(db.name, source, target.server, db.mounted, reason, lost)
 
 
 def move_off_server(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..registry import User
-from . import activation, durations, topology
+from . import activation, durations, failures, topology
 from .clock import Clock
 from .components import ComponentTable
 from .objects_state import (
@@ -222,8 +222,16 @@ class LabState:
         self.faults: list[dict] = []
         self._timers: list[tuple[float, int, str, Callable[[], None]]] = []
         self._seq = itertools.count()
+        # mounts that missed logs (LabState.activate_copy) and the failure catalogue's own
+        # state (model/failures.py)
+        self.data_loss: list[dict] = []
+        self.catalogue = failures.Catalogue(self)
         # Windows, AD, SMB and DNS state (model/windows.py), built on the objects above
         self.windows = WindowsState(self, spec)
+        # Exchange 2007 SP1 CCR/SCR/OAB (model/e2007.py), built on the Windows state
+        from .e2007 import Exchange2007State
+
+        self.e2007 = Exchange2007State(self, spec)
 
     def _fqdn_of(self, name: str | None) -> str | None:
         """Witness server names as the reference shows them (``FS1.contoso.com``)."""
@@ -355,6 +363,9 @@ class LabState:
         windows = getattr(self, "windows", None)
         if windows is not None and not windows.exchange_services_running(srv.name):
             return False  # MSExchangeRepl or MSExchangeIS stopped (model/windows.py)
+        catalogue = getattr(self, "catalogue", None)
+        if catalogue is not None and catalogue.server_block(srv.name) is not None:
+            return False  # MAPI network down, drive failures, cut off by a partition (failures.py)
         dag = self.dag(srv.dag) if srv.dag else None
         if dag is None:
             return True
@@ -373,9 +384,11 @@ class LabState:
         windows = getattr(self, "windows", None)
         if windows is not None and not windows.replication_running(srv.name):
             return "ServiceDown"  # runbooks §1.1: Replication service not running on that server
-        if c.server.lower() == db.active_server.lower():
-            return db.mount_state
-        return c.status
+        status = db.mount_state if c.server.lower() == db.active_server.lower() else c.status
+        catalogue = getattr(self, "catalogue", None)
+        if catalogue is not None:
+            status = catalogue.copy_status(db, c, status)  # Disconnected*, ServiceDown (failures.py)
+        return status
 
     def copy_queue_length(self, db: Database, c: DatabaseCopy) -> int:
         return 0 if c.server.lower() == db.active_server.lower() else c.copy_queue
@@ -400,6 +413,9 @@ class LabState:
 
     def quorum(self, dag: Dag) -> dict:
         """Node majority, plus the file share witness when the node count is even."""
+        catalogue = getattr(self, "catalogue", None)
+        if catalogue is not None and catalogue.affects_quorum(dag):
+            return catalogue.quorum(dag)  # network partitions, dag-quorum-failure (failures.py)
         nodes = [n for n in dag.cluster.nodes.values()]
         count = len(nodes)
         uses_witness = count % 2 == 0 and count > 0
@@ -481,6 +497,8 @@ class LabState:
         if mount_state not in ACTIVE_STATUSES:
             raise ValueError(f"mount state must be one of {ACTIVE_STATUSES}, got {mount_state!r}")
         with self.lock:
+            if mount_state in ("Mounting", "Mounted") and self.mount_problem(db) is not None:
+                return  # a failure keeps the database from mounting (failures.py)
             if db.mount_state != mount_state:
                 db.mount_state = mount_state
                 active = db.active_copy
@@ -489,6 +507,12 @@ class LabState:
                 if mount_state == "Mounted":
                     db.dismounted_by_system = False
                     db.log_generation += 1
+
+    def mount_problem(self, db: Database, server: str | None = None) -> str | None:
+        """Why the copy of ``db`` on ``server`` (default: the active one) can't be mounted
+        because of an injected failure or the DACP bit (``None`` = nothing in the way)."""
+        catalogue = getattr(self, "catalogue", None)
+        return catalogue.mount_problem(db, server) if catalogue is not None else None
 
     def mount(self, db: Database) -> None:
         self.set_mount_state(db, "Mounted")
@@ -512,6 +536,12 @@ class LabState:
             c = db.copy_on(server)
             if c is None:
                 raise KeyError(f"{db.name} has no copy on {server}")
+            catalogue = getattr(self, "catalogue", None)
+            if catalogue is not None:
+                # a failed copy does not heal while its failure lasts (failures.py)
+                status, held_message = catalogue.guard_copy_status(db, c, status)
+                if held_message is not None:
+                    error_message = held_message
             c.status = status
             c.error_message = error_message
             if suspend_comment is not None or status not in ("Suspended", "FailedAndSuspended"):
@@ -533,15 +563,42 @@ class LabState:
 
         self.schedule(durations.INITIALIZING_S, done, f"{c.identity} {via} -> Healthy")
 
-    def activate_copy(self, db: Database, server: str, *, mount: bool = True, initiator: str = "Administrator") -> None:
+    def activate_copy(
+        self,
+        db: Database,
+        server: str,
+        *,
+        mount: bool = True,
+        initiator: str = "Administrator",
+        logs_lost: int | None = None,
+    ) -> None:
         """Make the copy on ``server`` the active copy (the database's new active server).
         The old active copy becomes passive: Initializing, then Healthy, when its server
-        is reachable; the new one starts a new log generation."""
+        is reachable; the new one starts a new log generation.  ``logs_lost`` (default:
+        the new copy's copy queue when the old active server is unreachable, else 0) > 0
+        is recorded in ``data_loss``."""
         with self.lock:
             new = db.copy_on(server)
             if new is None:
                 raise KeyError(f"{db.name} has no copy on {server}")
             old_server = db.active_server
+            if logs_lost is None:
+                logs_lost = 0 if self.is_reachable(old_server) else new.copy_queue
+            blocked = mount and self.mount_problem(db, new.server) is not None
+            if blocked:
+                mount = False
+            if logs_lost > 0:
+                self.data_loss.append(
+                    {
+                        "database": db.name,
+                        "server": new.server,
+                        "previous_server": old_server,
+                        "logs_lost": logs_lost,
+                        "time": self.clock.now().isoformat(),
+                        "initiator": initiator,
+                        "mounted": mount,
+                    }
+                )
             db.active_server = new.server
             new.copy_queue = 0
             new.replay_queue = 0
@@ -550,7 +607,7 @@ class LabState:
             new.action_initiator = initiator
             new.last_status_transition = self.clock.now()
             db.mount_state = "Mounted" if mount else "Dismounted"
-            db.dismounted_by_system = False
+            db.dismounted_by_system = blocked
             db.log_generation += 1
             old = db.copy_on(old_server)
             if old is not None and old is not new:
@@ -694,8 +751,13 @@ class LabState:
                         db.mount_state = "Dismounted"
                         db.dismounted_by_system = True
             elif up and not srv.up:
+                catalogue = getattr(self, "catalogue", None)
+                if catalogue is not None and catalogue.held_down(srv.name):
+                    return  # still down because of a site_down / host_unreachable / ... failure
                 srv.up = True
                 self._host_up[srv.name.lower()] = True
+                if catalogue is not None:
+                    catalogue.server_restarted(srv.name)  # DACP bit 0 after a restart (failures.py)
                 if dag is not None:
                     node = dag.cluster.node(srv.name)
                     if node is not None and node.state == "Down":
@@ -713,6 +775,8 @@ class LabState:
         """Inject a fault; returns the normalised fault as stored (``to_json`` lists it)."""
         with self.lock:
             self.tick()
+            if isinstance(spec, dict) and "id" in spec:
+                return self.catalogue.inject(spec)  # the failure catalogue (failures.py)
             fault = self._validate_fault(spec)
             kind = fault["kind"]
             if any(self._same_target(f, fault) for f in self.faults):
@@ -753,6 +817,8 @@ class LabState:
         Returns how many were cleared; ``ValueError`` when ``spec`` matches none."""
         with self.lock:
             self.tick()
+            if isinstance(spec, dict) and "id" in spec:
+                return self.catalogue.clear(spec)  # the failure catalogue (failures.py)
             if spec is None:
                 targets = list(self.faults)
             else:
@@ -767,6 +833,9 @@ class LabState:
 
     def _undo_fault(self, fault: dict) -> None:
         kind = fault["kind"]
+        if kind == "failure":
+            self.catalogue.undo(fault)
+            return
         if kind == "server_down":
             self.set_server_up(fault["server"], True)
             return
@@ -796,10 +865,14 @@ class LabState:
 
     def _validate_fault(self, spec: Any, partial: bool = False) -> dict:
         if not isinstance(spec, dict):
-            raise ValueError("a fault must be a mapping with a 'kind'")
+            raise ValueError("a fault must be a mapping with a 'kind' or an 'id'")
+        if "id" in spec:
+            return self.catalogue.validate(spec, partial=partial)  # the failure catalogue (failures.py)
         kind = spec.get("kind")
         if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r} (supported: {', '.join(FAULT_KINDS)})")
+            raise ValueError(
+                f"unknown fault kind {kind!r} (supported: {', '.join(FAULT_KINDS)}; or an 'id' of the failure catalogue)"
+            )
         unknown = set(spec) - _FAULT_KEYS[kind]
         if unknown:
             raise ValueError(
@@ -878,6 +951,8 @@ class LabState:
                 "dns": {"zones": [_copy.deepcopy(z) for z in self.dns_zones.values()]},
                 "faults": [_copy.deepcopy(f) for f in self.faults],
                 "pending": self.pending(),
+                "data_loss": [dict(d) for d in self.data_loss],
+                "failures": self.catalogue.to_json(),
             }
 
 

@@ -29,8 +29,10 @@ class TopologyError(Exception):
 
 
 KINDS = ("exchange", "dc", "fileserver", "dns")
-EXCHANGE_VERSIONS = ("2013", "2016", "2019")
-VERSION_MAJOR_MINOR = {"2013": "15.0", "2016": "15.1", "2019": "15.2"}
+EXCHANGE_VERSIONS = ("2007", "2013", "2016", "2019")
+# 2007 means Exchange 2007 SP1 (8.1); its CCR/SCR/OAB model is the ``exchange2007:`` block
+# (model/e2007.py), not dags/databases.
+VERSION_MAJOR_MINOR = {"2007": "8.1", "2013": "15.0", "2016": "15.1", "2019": "15.2"}
 POLICIES = ("Unrestricted", "IntrasiteOnly", "Blocked")
 MOUNT_DIALS = ("Lossless", "GoodAvailability", "BestAvailability")
 DAC_MODES = ("Off", "DagOnly")
@@ -57,6 +59,7 @@ _SCHEMA: dict[str, dict[str, tuple[bool, Any]]] = {
         "databases": (False, list),
         "generate": (False, dict),
         "dns": (False, dict),
+        "exchange2007": (False, dict),
     },
     "org": {"name": (True, str), "domain": (True, str), "netbios": (True, str)},
     "user": {"name": (True, str), "upn": (True, str), "password": (True, str), "roles": (True, list)},
@@ -385,6 +388,8 @@ def validate(data: Any, source: str = "<topology>") -> dict:
         members = []
         for j, m in enumerate(d["members"]):
             h = server_ref(m, f"{where}.members[{j}]")
+            if h["version"] == "2007":
+                ctx.fail(f"{where}.members[{j}]", f"'{h['name']}' is an Exchange 2007 server (declare it under exchange2007:)")
             if h["name"].lower() in dag_of:
                 ctx.fail(
                     f"{where}.members[{j}]",
@@ -532,6 +537,8 @@ def validate(data: Any, source: str = "<topology>") -> dict:
             cwhere = f"{where}.copies[{j}]"
             ctx.check(c, "copy", cwhere)
             h = server_ref(c["server"], f"{cwhere}.server")
+            if h["version"] == "2007":
+                ctx.fail(f"{cwhere}.server", f"'{h['name']}' is an Exchange 2007 server (declare it under exchange2007:)")
             if any(x["server"] == h["name"] for x in copies):
                 ctx.fail(cwhere, f"second copy on server '{h['name']}'")
             pref = c["preference"]
@@ -620,7 +627,7 @@ def validate(data: Any, source: str = "<topology>") -> dict:
                             )
             zones.append({"name": zname, "servers": servers, "records": records})
 
-    return {
+    result = {
         "name": data["name"],
         "description": data.get("description", ""),
         "source": source,
@@ -632,3 +639,8 @@ def validate(data: Any, source: str = "<topology>") -> dict:
         "databases": databases,
         "dns": {"zones": zones},
     }
+    if data.get("exchange2007") is not None:
+        from .e2007 import validate_spec  # the Exchange 2007 SP1 block (model/e2007.py)
+
+        result["exchange2007"] = validate_spec(data["exchange2007"], ctx, hosts)
+    return result

@@ -164,3 +164,13 @@ def test_gather_lets_a_failing_organisation_wide_read_raise(client):
     client.replies = dict(REPLIES, **{"Get-MailboxDatabaseCopyStatus": error("DB08")})
     with pytest.raises(ExchangeCommandError):
         exchange.gather(client, ["copies"])
+
+
+def test_membership_for_inventories_in_two_calls(client):
+    servers = exchange.read_membership(client)
+    assert client.calls == [
+        ("Get-ExchangeServer", {}, exchange.select("servers")),
+        ("Get-DatabaseAvailabilityGroup", {}, ["Name", "Servers"])]  # no -Status: no call to the members
+    assert [(s["name"], s["dag"], s["product"], s["build"]) for s in servers] == [
+        ("EX01", "DAG1", "2019", "15.2.1544.4"), ("EX02", "DAG1", "2010", "14.3.123.4"),
+        ("EDGE1", None, "2019", "15.2.1544.4"), ("CAS1", None, "2013", "15.0.1497.2")]

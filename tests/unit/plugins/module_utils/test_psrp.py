@@ -83,6 +83,17 @@ class TestOptions:
         assert (client.port, client.path, client.configuration_name) == (port, path, configuration)
         assert client._wsman_kwargs["path"] == path.strip("/")
 
+    @pytest.mark.parametrize("args, expected", [
+        ((None, None, None, True, "auto"), ("Microsoft.Exchange", "PowerShell", 443)),
+        ((None, None, None, False, "2019"), ("Microsoft.Exchange", "PowerShell", 80)),
+        ((None, None, None, True, "2007"), ("Microsoft.PowerShell", "wsman", 5986)),
+        (("Microsoft.PowerShell", None, None, False, "auto"), ("Microsoft.PowerShell", "wsman", 5985)),
+        (("Microsoft.Exchange", "wsman", None, True, "auto"), ("Microsoft.Exchange", "wsman", 5986)),
+        ((None, None, 8443, True, "auto"), ("Microsoft.Exchange", "PowerShell", 8443)),
+    ])
+    def test_endpoint(self, args, expected):
+        assert psrp.endpoint(*args) == expected
+
     def test_read_timeout_exceeds_operation_timeout(self):
         client = Client(**BASE, operation_timeout=45)
         assert client._wsman_kwargs["operation_timeout"] == 45
@@ -245,6 +256,22 @@ class TestInvoke:
             assert rows == [{"Name": "DAG1", "Servers": ["EX01"]}]
             assert ps.closed
         assert FakePool.opened == 1
+
+    def test_open_opens_the_pool_once_without_a_cmdlet(self, fake_pypsrp):
+        with Client(**BASE) as client:
+            assert client.open() is client
+            client.open()
+            client.invoke("Get-ExchangeServer")
+            assert FakePool.opened == 1
+            assert [c["cmdlet"] for c in client.calls] == ["Get-ExchangeServer"]
+
+    def test_open_failure_is_a_connection_failure(self, fake_pypsrp, monkeypatch):
+        def refuse(pool):
+            raise requests.exceptions.ConnectionError("[Errno 111] Connection refused")
+
+        monkeypatch.setattr(FakePool, "open", refuse)
+        with pytest.raises(ConnectionFailure, match=r"^nothing listens on ex01\.contoso\.com:443"):
+            Client(**BASE).open()
 
     def test_one_pool_for_many_calls_and_closed_once(self, fake_pypsrp):
         client = Client(**BASE)
