@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,6 +27,38 @@ from .wsman import HostEndpoint, serve
 log = logging.getLogger(__name__)
 
 MARKER = "lab.json"  # written into the state dir; its presence makes the dir "the lab's"
+
+
+class _NtlmUsers:
+    """The NTLM user file shared by every lab of this process (NTLM_USER_FILE is per process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._labs: dict[int, list[str]] = {}
+        self._path: Path | None = None
+
+    def _write(self) -> None:
+        if self._path is None:
+            self._path = Path(tempfile.mkdtemp(prefix="exchange-lab-ntlm-")) / "ntlm-users"
+        lines = [ln for labs in self._labs.values() for ln in labs]
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(self._path)
+        os.environ["NTLM_USER_FILE"] = str(self._path)
+
+    def add(self, key: int, lines: list[str]) -> None:
+        with self._lock:
+            self._labs[key] = lines
+            self._write()
+
+    def remove(self, key: int) -> None:
+        with self._lock:
+            if self._labs.pop(key, None) is not None and self._labs:
+                self._write()
+
+
+_NTLM_USERS = _NtlmUsers()
 
 
 class LabError(Exception):
@@ -122,17 +155,16 @@ class LabServer:
             raise
 
     def _write_ntlm_users(self) -> None:
-        """pyspnego's NTLM acceptor reads DOMAIN:USER:PASSWORD lines from NTLM_USER_FILE."""
-        path = self.state_dir / "ntlm-users"
+        """pyspnego's NTLM acceptor reads DOMAIN:USER:PASSWORD lines from the file named by
+        the process-wide NTLM_USER_FILE, so every lab running in this process shares one
+        file holding the users of all of them (see ``_NtlmUsers``)."""
         lines = []
         for user in self.lab.users.values():
             domain, _, sam = user.name.partition("\\")
             password = self.lab.password_of(user)
             lines.append(f"{domain}:{sam}:{password}")
             lines.append(f":{user.upn}:{password}")
-        path.write_text("\n".join(lines) + "\n")
-        path.chmod(0o600)
-        os.environ["NTLM_USER_FILE"] = str(path)
+        _NTLM_USERS.add(id(self), lines)
 
     def info(self) -> dict[str, Any]:
         hosts = []
@@ -191,6 +223,7 @@ class LabServer:
                 srv.server_close()
         if self.admin:
             self.admin.close()
+        _NTLM_USERS.remove(id(self))
         marker = self.state_dir / MARKER
         if marker.exists():
             try:

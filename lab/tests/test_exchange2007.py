@@ -8,7 +8,6 @@ the topology (``reset``).  Exchange 2007 has no remote Exchange endpoint: sessio
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any, Iterator
 
 import pytest
@@ -24,15 +23,8 @@ SNAPIN = "Microsoft.Exchange.Management.PowerShell.Admin"
 
 @pytest.fixture(scope="module")
 def lab07() -> Iterator[Lab]:
-    # an in-process lab points pyspnego's NTLM acceptor at its own user file (server.py);
-    # give the session lab's back when this one stops
-    saved = os.environ.get("NTLM_USER_FILE")
-    try:
-        with Lab("exchange2007-ccr-scr", speed=200.0) as running:
-            yield running
-    finally:
-        if saved is not None:
-            os.environ["NTLM_USER_FILE"] = saved
+    with Lab("exchange2007-ccr-scr", speed=200.0) as running:
+        yield running
 
 
 @pytest.fixture

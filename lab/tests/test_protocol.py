@@ -182,3 +182,16 @@ def test_config_get_reports_max_envelope(lab):
     w = wsman(lab)
     w.update_max_payload_size()
     assert w.max_envelope_size == 500 * 1024
+
+
+def test_ntlm_keeps_working_while_a_second_lab_runs_and_stops(lab):
+    """NTLM_USER_FILE is per process: labs in one process share one user file."""
+    from exchange_lab import Lab
+
+    with Lab("exchange2007-ccr-scr", speed=200.0) as other:
+        with pool(other, host="CAS1", configuration="Microsoft.PowerShell", auth="ntlm"):
+            pass
+        with pool(lab, auth="ntlm") as rp:
+            assert run(rp, "Get-ExchangeServer", Identity="EX01").output
+    with pool(lab, auth="ntlm") as rp:
+        assert run(rp, "Get-ExchangeServer", Identity="EX01").output
