@@ -64,61 +64,129 @@ def ps_properties(value) -> dict:
 
 # --------------------------------------------------------------------------- raw CLIXML
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_INT_TAGS = ("By", "SB", "U16", "I16", "U32", "I32", "U64", "I64")
-_TEXT_TAGS = ("S", "ToString", "URI", "XD", "SBK", "DT", "TS", "Version", "D")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TEXT_TAGS = frozenset(("S", "ToString", "URI", "XD", "SBK", "DT", "TS", "Version", "D"))
+_INT_TAGS = frozenset(("By", "SB", "U16", "I16", "U32", "I32", "U64", "I64"))
+_LIST_TAGS = frozenset(("LST", "IE", "QUE", "STK"))
+_MISSING = object()
 
 
 def _unescape(text: str | None) -> str:
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text or "")
+    """CLIXML string text: ``_xHHHH_`` escapes decoded (UTF-16 surrogate pairs joined)."""
+    if not text:
+        return ""
+    if "_x" not in text:
+        return text
+    decoded = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    if _SURROGATE.search(decoded):
+        try:
+            return decoded.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+        except UnicodeDecodeError:  # a lone surrogate: keep the code point as sent
+            return decoded
+    return decoded
 
 
-def _clixml_value(el):
-    tag = el.tag
-    if tag in _TEXT_TAGS:
-        return _unescape(el.text)
-    if tag in _INT_TAGS:
-        return int(el.text)
-    if tag in ("Sg", "Db"):
-        return float(el.text)
-    if tag == "B":
-        return (el.text or "").strip().lower() == "true"
-    if tag == "C":
-        return chr(int(el.text))
-    if tag == "G":
-        return str(uuid.UUID(el.text))
-    if tag == "BA":
-        return base64.b64decode(el.text or "")
-    if tag in ("LST", "IE", "QUE", "STK"):
-        return [_clixml_value(child) for child in el]
-    if tag == "DCT":
+class _ClixmlReader:
+    """One CLIXML document to Python values, resolving ``<Ref>`` and ``<TNRef>`` inside it.
+
+    Primitives become Python values (``DT``/``TS``/``D`` stay text, ``G`` a string), a
+    collection object without members (``MultiValuedProperty``, ``ArrayList``, ``Hashtable``)
+    its list or dict, any other object a :class:`PSObjectView`.  These are the values
+    :func:`to_plain` and the typed readers accept from pypsrp too.
+    """
+
+    __slots__ = ("objects", "type_refs")
+
+    def __init__(self) -> None:
+        self.objects: dict = {}
+        self.type_refs: dict = {}
+
+    def value(self, el):  # pylint: disable=too-many-return-statements
+        tag = el.tag
+        if tag in _TEXT_TAGS:
+            return _unescape(el.text)
+        if tag in _INT_TAGS:
+            return int(el.text)
+        if tag == "Obj":
+            return self.obj(el)
+        if tag == "Nil":
+            return None
+        if tag == "B":
+            return (el.text or "").strip().lower() == "true"
+        if tag in ("Sg", "Db"):
+            return float(el.text)
+        if tag == "G":
+            return str(uuid.UUID(el.text))
+        if tag == "Ref":
+            return self.objects.get(el.get("RefId"))  # None for an object outside this document
+        if tag == "C":
+            return chr(int(el.text))
+        if tag == "BA":
+            return base64.b64decode(el.text or "")
+        if tag in _LIST_TAGS:
+            return [self.value(child) for child in el]
+        if tag == "DCT":
+            return self.dictionary(el)
+        return None  # SecureString and unknown tags: not readable here
+
+    def dictionary(self, el) -> dict:
         result = {}
-        for entry in el.findall("En"):
-            key = entry.find("*[@N='Key']")
-            value = entry.find("*[@N='Value']")
-            result[_clixml_value(key) if key is not None else None] = (
-                _clixml_value(value) if value is not None else None)
+        for entry in el:
+            key = value = None
+            for part in entry:
+                if part.get("N") == "Key":
+                    key = self.value(part)
+                elif part.get("N") == "Value":
+                    value = self.value(part)
+            result[key] = value
         return result
-    if tag == "Obj":
-        obj = PSObjectView()
+
+    def obj(self, el):
+        types: list = []
+        adapted = extended = None
+        to_string = None
+        collection = _MISSING
+        sets = []
         for child in el:
-            if child.tag == "TN":
-                obj.types = [t.text for t in child.findall("T")]
-            elif child.tag in ("Props", "MS"):
-                target = obj.adapted_properties if child.tag == "Props" else obj.extended_properties
-                for member in child:
-                    target[member.get("N")] = _clixml_value(member)
-            elif child.tag == "ToString":
-                obj.to_string = _unescape(child.text)
-            elif child.tag != "TNRef":
-                obj.property_sets.append(_clixml_value(child))
-        return obj
-    # <Nil/>, and <Ref/> to an object outside this fragment (cannot be resolved here)
-    return None
+            tag = child.tag
+            if tag == "MS" or tag == "Props":
+                members = {member.get("N"): self.value(member) for member in child}
+                if tag == "MS":
+                    extended = members
+                else:
+                    adapted = members
+            elif tag == "TN":
+                types = [t.text or "" for t in child]
+                self.type_refs[child.get("RefId")] = types
+            elif tag == "TNRef":
+                types = self.type_refs.get(child.get("RefId"), [])
+            elif tag == "ToString":
+                to_string = _unescape(child.text)
+            elif tag in _LIST_TAGS:
+                collection = [self.value(item) for item in child]
+            elif tag == "DCT":
+                collection = self.dictionary(child)
+            else:
+                sets.append(self.value(child))
+        if collection is not _MISSING and adapted is None and extended is None:
+            result = collection
+        else:
+            result = PSObjectView()
+            result.types = types
+            result.adapted_properties = adapted or {}
+            result.extended_properties = extended or {}
+            result.to_string = to_string
+            result.property_sets = sets if collection is _MISSING else [collection] + sets
+        ref = el.get("RefId")
+        if ref is not None:
+            self.objects[ref] = result
+        return result
 
 
 def parse_clixml(text: str):
-    """Parse one CLIXML element (as pypsrp leaves unknown collections) to Python values."""
-    return _clixml_value(ET.fromstring(text))
+    """Parse one CLIXML element (a pipeline output object, or a collection pypsrp left as
+    text) to Python values: see :class:`_ClixmlReader`."""
+    return _ClixmlReader().value(ET.fromstring(text))
 
 
 # ------------------------------------------------------------------------ generic layer
