@@ -38,6 +38,7 @@ from ansible_collections.exchange.dr.plugins.module_utils.errors import (
 
 try:
     import requests
+    from pypsrp.complex_objects import PSInvocationState
     from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.serializer import Serializer
@@ -273,6 +274,9 @@ class Client:
         cmdlet whose parameter takes pipeline input (``Identity`` of most Get- cmdlets) runs
         once per object.  An empty list sends nothing and returns no rows.
 
+        Output objects are converted as they arrive, while the server is still producing the
+        next ones.
+
         Error records raise :class:`ExchangeCommandError` (the first one; all of them are in its
         ``records``).  With ``errors="return"`` non-terminating errors are returned instead:
         ``(rows, [ExchangeCommandError, ...])``; a terminating error still raises.
@@ -294,10 +298,8 @@ class Client:
         if select:
             ps.add_cmdlet("Select-Object").add_parameter("Property", list(select))
         self._log(cmdlet, params, select, input)
-        try:
-            output = ps.invoke(input=input) if input is not None else ps.invoke()
-        except Exception as exc:
-            raise self._connection_failure(exc) from exc
+        rows: list = []
+        self._pipeline(ps, input, rows)
         try:
             ps.close()
         except Exception:  # the result is complete; a failed cleanup signal changes nothing
@@ -310,8 +312,26 @@ class Client:
         if ps.had_errors:
             raise ExchangeCommandError(cmdlet, "PipelineFailed", None, None,
                                        "the pipeline failed without an error record", None)
-        rows = [convert.row(obj) for obj in output]
         return (rows, records) if errors == "return" else rows
+
+    def _pipeline(self, ps, input, rows: list) -> None:  # pylint: disable=redefined-builtin
+        """Run ``ps`` to its end, appending its output to ``rows`` as plain dicts after every
+        receive.  Failures of the session become :class:`ConnectionFailure`."""
+        try:
+            if input is not None:
+                ps.begin_invoke(input=input)
+            else:
+                ps.begin_invoke()
+        except Exception as exc:
+            raise self._connection_failure(exc) from exc
+        while True:
+            rows.extend(convert.row(obj) for obj in ps.output[len(rows):])
+            if ps.state != PSInvocationState.RUNNING:
+                return
+            try:
+                ps.poll_invoke()
+            except Exception as exc:
+                raise self._connection_failure(exc) from exc
 
     def _log(self, cmdlet: str, params: dict | None, select: list | None, input: list | None = None) -> None:
         # pylint: disable=redefined-builtin

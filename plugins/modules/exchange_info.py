@@ -13,8 +13,15 @@ description:
   - Reads the Exchange servers, database availability groups (with C(-Status)), mailbox databases, database
     copy status, server component states, DAG networks and transport queues of an Exchange 2010 or later
     organization over PowerShell Remoting, and returns them as plain data with C(snake_case) keys.
-  - One cmdlet call per kind of object, except component states and queues, which Exchange only returns per
-    server (one call per server).
+  - With O(exchange_version=2007) (a C(Microsoft.PowerShell) session on an Exchange 2007 SP1 server, the
+    Exchange snap-in added once per session) it reads the Exchange 2007 view in the same shape where the
+    concepts match - servers, clustered mailbox servers (RV(clustered_mailbox_servers)), storage group copies
+    of cluster continuous replication (CCR) and standby continuous replication (SCR) as RV(copies) with a
+    C(kind), mailbox databases and queues. Exchange 2007 has no DAGs, DAG networks or component
+    states - V(dags), V(networks) and V(components) are returned empty with a warning saying so.
+  - One cmdlet call per kind of object - component states included, the server names going as pipeline
+    input of a single call - except transport queues, which Exchange only returns per server
+    (C(Get-Queue -Server), one call per transport server).
   - Optionally evaluates a JMESPath O(query) on the gathered data.
 options:
   gather_subset:
@@ -23,14 +30,23 @@ options:
       - V(servers) calls C(Get-ExchangeServer) and C(Get-MailboxServer); V(dags)
         C(Get-DatabaseAvailabilityGroup -Status); V(databases) C(Get-MailboxDatabase -Status); V(copies)
         C(Get-MailboxDatabaseCopyStatus) (every copy of every database); V(components)
-        C(Get-ServerComponentState -Identity) once per Exchange 2013 or later server; V(networks)
-        C(Get-DatabaseAvailabilityGroupNetwork); V(queues) C(Get-Queue -Server) once per Mailbox or Hub
-        Transport server.
+        C(Get-ServerComponentState) once, with the names of the Exchange 2013 or later servers as pipeline
+        input (it runs once per server on the Exchange side); V(networks) C(Get-DatabaseAvailabilityGroupNetwork);
+        V(queues) C(Get-Queue -Server) once per transport server (Mailbox from Exchange 2013, Hub Transport
+        before) - C(Get-Queue) reads only the server it is given, or the local one, and C(Get-QueueDigest) is
+        an aggregate (by next hop, one to two minutes old, by default only queues of ten or more messages),
+        not the queues.
       - V(components) and V(queues) also read the servers, to know which servers to ask.
-      - V(all) reads every kind.
+      - V(clustered_mailbox_servers) exists in Exchange 2007 only (C(Get-ClusteredMailboxServerStatus) with
+        the clustered mailbox server names as pipeline input); asked of Exchange 2010 or later it is empty,
+        with a warning.
+      - With O(exchange_version=2007), V(copies) calls C(Get-MailboxServer), C(Get-ClusteredMailboxServerStatus),
+        C(Get-StorageGroup), then C(Get-StorageGroupCopyStatus) once for the CCR copies and once per SCR target
+        (C(-StandbyMachine)), the storage groups as pipeline input.
+      - V(all) reads every kind; V(clustered_mailbox_servers) only with O(exchange_version=2007).
     type: list
     elements: str
-    choices: [all, servers, dags, databases, copies, components, networks, queues]
+    choices: [all, servers, dags, databases, copies, components, networks, queues, clustered_mailbox_servers]
     default: [all]
   query:
     description:
@@ -54,12 +70,16 @@ attributes:
     membership:
       - exchange.dr.exchange
 notes:
-  - Only reads. The View-Only Organization Management role group is enough.
-  - Servers that fail to answer C(Get-ServerComponentState) or C(Get-Queue) are reported as warnings; the
-    other results are still returned.
+  - Only reads. On Exchange 2010 and later the View-Only Organization Management role group is enough.
+  - Servers that fail to answer C(Get-ServerComponentState) or C(Get-Queue), and on Exchange 2007 clusters or
+    storage groups whose status cannot be read, are reported as warnings; the other results are still
+    returned.
   - Names of servers are short (NetBIOS) names, spelled as C(Get-ExchangeServer) spells them where Exchange
     reports them in lower case or as an FQDN.
 seealso:
+  - name: Get-StorageGroupCopyStatus (Exchange 2007)
+    description: The cmdlet reference of the CCR/SCR copy status read by O(gather_subset=copies) on Exchange 2007.
+    link: https://learn.microsoft.com/previous-versions/office/exchange-server-2007/aa997246(v=exchg.80)
   - name: Get-MailboxDatabaseCopyStatus
     description: The cmdlet reference of the copy status read by O(gather_subset=copies).
     link: https://learn.microsoft.com/powershell/module/exchange/get-mailboxdatabasecopystatus
@@ -154,6 +174,17 @@ EXAMPLES = r"""
     password: "{{ lab_password }}"
     gather_subset: [servers, components]
 
+# Exchange 2007 SP1 (CCR + SCR): WinRM on the Exchange 2007 server, Microsoft.PowerShell (the default
+# configuration for exchange_version 2007, path wsman, port 5986/5985) with the Exchange snap-in.
+- name: Report the SCR copies that are not healthy
+  exchange.dr.exchange_info:
+    server: mbx1a.contoso.com
+    exchange_version: "2007"
+    auth: kerberos
+    gather_subset: [clustered_mailbox_servers, copies]
+    query: "copies[?kind=='scr' && status!='Healthy'].{copy: name, status: status, replay_queue: replay_queue_length}"
+  register: e2007
+
 # Certificate authentication through a proxy.
 - name: Read queues
   exchange.dr.exchange_info:
@@ -167,8 +198,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 servers:
-  description: Exchange servers (C(Get-ExchangeServer)) with their mailbox server settings (C(Get-MailboxServer));
-    the mailbox settings are null for servers without the Mailbox role.
+  description:
+    - Exchange servers (C(Get-ExchangeServer)) with their mailbox server settings (C(Get-MailboxServer));
+      the mailbox settings are null for servers without the Mailbox role.
+    - On Exchange 2007 the 2010+ mailbox settings (C(dag), activation policies, limits) are null, and each
+      server has C(is_member_of_cluster) and C(redundant_machines) (the cluster nodes a clustered mailbox
+      server may run on; empty for other servers). Exchange 2007 lists clustered mailbox servers, not their
+      nodes.
   returned: when O(gather_subset) has V(servers) or V(all)
   type: list
   elements: dict
@@ -190,8 +226,31 @@ servers:
       auto_database_mount_dial: GoodAvailability
       maximum_active_databases: null
       maximum_preferred_active_databases: null
+clustered_mailbox_servers:
+  description:
+    - Exchange 2007 clustered mailbox servers (C(Get-ClusteredMailboxServerStatus)) with the node they are
+      active on and the quorum owner (read from the markers of C(OperationalMachines)), the operational and
+      redundant nodes, failed cluster resources and the continuous replication host names.
+    - Empty (with a warning) when asked of Exchange 2010 or later.
+  returned: when O(gather_subset) has V(clustered_mailbox_servers), or V(all) with O(exchange_version=2007)
+  type: list
+  elements: dict
+  sample:
+    - name: CMS1
+      fqdn: CMS1.contoso.com
+      state: Online
+      active_node: MBX1A
+      quorum_owner: MBX1A
+      operational_machines: [MBX1A, MBX1B]
+      redundant_machines: [MBX1A, MBX1B]
+      failed_resources: []
+      operational_replication_host_names: [mbx1a, mbx1b]
+      failed_replication_host_names: []
+      in_use_replication_host_names: [mbx1a, mbx1b]
 dags:
-  description: Database availability groups with their status (C(Get-DatabaseAvailabilityGroup -Status)).
+  description:
+    - Database availability groups with their status (C(Get-DatabaseAvailabilityGroup -Status)).
+    - Always empty on Exchange 2007 (with a warning).
   returned: when O(gather_subset) has V(dags) or V(all)
   type: list
   elements: dict
@@ -219,6 +278,9 @@ databases:
   description:
     - Mailbox databases with their status (C(Get-MailboxDatabase -Status)).
     - Sizes are in bytes; lag times in .NET's C(d.hh:mm:ss) form; backup times in ISO-8601.
+    - C(servers) are the servers with a copy, in activation preference order.
+    - On Exchange 2007 each database also has C(storage_group) (C(<server>\<storage group>)); C(servers) is
+      its server (the clustered mailbox server); DAG, copy and size values are null or empty.
   returned: when O(gather_subset) has V(databases) or V(all)
   type: list
   elements: dict
@@ -246,7 +308,15 @@ databases:
       last_full_backup: "2026-03-13T23:00:03+00:00"
       last_incremental_backup: null
 copies:
-  description: Status of every database copy (C(Get-MailboxDatabaseCopyStatus)).
+  description:
+    - Status of every database copy (C(Get-MailboxDatabaseCopyStatus)).
+    - On Exchange 2007, the continuous replication copies of the storage groups (C(Get-StorageGroupCopyStatus)),
+      in the same shape - C(database) is the storage group identity (C(CMS1\SG1)), C(status) its
+      C(SummaryCopyStatus), C(server) the node (CCR) or standby machine (SCR) holding the copy, C(active_server)
+      the node the clustered mailbox server runs on (or the source server), C(active) false (Exchange 2007
+      reports the passive copies only); C(activation_preference), C(activation_suspended),
+      C(auto_activation_policy) and C(content_index_state) are null. Each 2007 copy has C(kind), V(ccr) or
+      V(scr).
   returned: when O(gather_subset) has V(copies) or V(all)
   type: list
   elements: dict
@@ -270,8 +340,31 @@ copies:
       last_replayed_log_time: "2026-03-07T10:01:58+00:00"
       error_message: null
       suspend_comment: null
+    - name: CMS1\SG1\MBX2A
+      database: CMS1\SG1
+      server: MBX2A
+      active_server: MBX1A
+      active: false
+      status: Healthy
+      activation_preference: null
+      activation_suspended: null
+      auto_activation_policy: null
+      copy_queue_length: 0
+      replay_queue_length: 338
+      content_index_state: null
+      last_log_generated: 9650
+      last_log_inspected: 9650
+      last_log_replayed: 9312
+      last_inspected_log_time: "2026-03-14T10:02:11+00:00"
+      last_replayed_log_time: "2026-03-13T10:02:11+00:00"
+      error_message: null
+      suspend_comment: null
+      kind: scr
 components:
-  description: Server component states (C(Get-ServerComponentState)), one entry per server and component.
+  description:
+    - Server component states (C(Get-ServerComponentState)), one entry per server and component, read in one
+      call for all Exchange 2013 or later servers.
+    - Always empty on Exchange 2007 (with a warning).
   returned: when O(gather_subset) has V(components) or V(all)
   type: list
   elements: dict
@@ -283,7 +376,9 @@ components:
         - {requester: Maintenance, state: Inactive, timestamp: "2026-03-14T10:02:11+00:00"}
       remote_states: []
 networks:
-  description: DAG networks (C(Get-DatabaseAvailabilityGroupNetwork)).
+  description:
+    - DAG networks (C(Get-DatabaseAvailabilityGroupNetwork)).
+    - Always empty on Exchange 2007 (with a warning).
   returned: when O(gather_subset) has V(networks) or V(all)
   type: list
   elements: dict
@@ -298,7 +393,10 @@ networks:
       replication_enabled: true
       ignore_network: false
 queues:
-  description: Transport queues (C(Get-Queue)) of every Mailbox or Hub Transport server.
+  description:
+    - Transport queues (C(Get-Queue -Server)) of every transport server - Mailbox (Exchange 2013 and later) or
+      Hub Transport - one call per server, since C(Get-Queue) reads only the server it is given.
+    - A server that does not answer is left out, with a warning.
   returned: when O(gather_subset) has V(queues) or V(all)
   type: list
   elements: dict
@@ -317,10 +415,15 @@ query_result:
   type: raw
   sample: ["DB08\\EX04"]
 round_trips:
-  description: Number of cmdlet invocations sent to Exchange.
+  description:
+    - Number of pipelines (cmdlet invocations) sent to Exchange. A pipeline with input objects (component
+      states, Exchange 2007 cluster and copy status) counts once, although Exchange runs the cmdlet once per
+      object.
+    - With O(gather_subset=all) on Exchange 2013 or later - 7 plus one per transport server (queues).
+    - On Exchange 2007 it includes the C(Add-PSSnapin) call.
   returned: always
   type: int
-  sample: 14
+  sample: 11
 elapsed:
   description: Seconds spent reading, including opening the session.
   returned: always

@@ -16,10 +16,11 @@ import requests
 import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
+from pypsrp.complex_objects import PSInvocationState
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 
 from ansible_collections.exchange.dr.plugins.doc_fragments.connection import ModuleDocFragment
-from ansible_collections.exchange.dr.plugins.module_utils import errors, psrp
+from ansible_collections.exchange.dr.plugins.module_utils import convert, errors, psrp
 from ansible_collections.exchange.dr.plugins.module_utils.psrp import Client, ConnectionFailure, ExchangeCommandError
 
 REPO = Path(__file__).resolve().parents[4]
@@ -204,10 +205,19 @@ class FakePowerShell:
         self.commands[-1].append((name,) + value)
         return self
 
-    def invoke(self):
+    def begin_invoke(self, input=None):  # pylint: disable=redefined-builtin
+        self.input = input
+        self.state = PSInvocationState.RUNNING
         if self.raises:
             raise self.raises
-        return self.output
+        self.pending, self.output = self.output, []
+
+    def poll_invoke(self):
+        """One receive: the next object of the scripted output (the pipeline ends with the last)."""
+        if self.pending:
+            self.output.append(self.pending.pop(0))
+        if not self.pending:
+            self.state = PSInvocationState.COMPLETED
 
     def close(self):
         self.closed = True
@@ -256,6 +266,40 @@ class TestInvoke:
             assert rows == [{"Name": "DAG1", "Servers": ["EX01"]}]
             assert ps.closed
         assert FakePool.opened == 1
+
+    def test_input_is_sent_as_pipeline_input_in_one_call(self, fake_pypsrp):
+        fake_pypsrp.script = [{"output": [selected({"Identity": "EX01"}), selected({"Identity": "EX02"})]}]
+        client = Client(**BASE)
+        rows = client.invoke("Get-ServerComponentState", select=["Identity"], input=("EX01", "EX02"))
+        ps = fake_pypsrp.created[0]
+        assert ps.commands == [["Get-ServerComponentState"], ["Select-Object", ("Property", ["Identity"])]]
+        assert ps.input == ["EX01", "EX02"]
+        assert rows == [{"Identity": "EX01"}, {"Identity": "EX02"}]
+        assert client.calls == [{"cmdlet": "Get-ServerComponentState", "parameters": {}, "select": ["Identity"],
+                                 "input": ["EX01", "EX02"]}]
+
+    def test_rows_are_converted_as_they_arrive_and_receive_failures_are_connection_failures(self, fake_pypsrp):
+        fake_pypsrp.script = [{"output": [selected({"Name": "EX%02d" % i}) for i in range(3)]}]
+        client = Client(**BASE)
+        assert client.invoke("Get-ExchangeServer") == [{"Name": "EX00"}, {"Name": "EX01"}, {"Name": "EX02"}]
+
+        def broken(_ps):
+            raise requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected('closed'))")
+
+        fake_pypsrp.script = [{"output": [selected({"Name": "EX00"}), selected({"Name": "EX01"})]}]
+        original = FakePowerShell.poll_invoke
+        FakePowerShell.poll_invoke = broken
+        try:
+            with pytest.raises(ConnectionFailure, match="closed the connection"):
+                client.invoke("Get-ExchangeServer")
+        finally:
+            FakePowerShell.poll_invoke = original
+
+    def test_empty_input_sends_nothing(self, fake_pypsrp):
+        client = Client(**BASE)
+        assert client.invoke("Get-ServerComponentState", input=[]) == []
+        assert client.invoke("Get-ServerComponentState", input=[], errors="return") == ([], [])
+        assert fake_pypsrp.created == [] and client.calls == []
 
     def test_open_opens_the_pool_once_without_a_cmdlet(self, fake_pypsrp):
         with Client(**BASE) as client:
@@ -447,3 +491,60 @@ def test_spnego_failure_names_kinit():
     spnego_error = type("NoCredentialError", (Exception,), {"__module__": "spnego.exceptions"})
     failure = Client(**BASE)._connection_failure(spnego_error("No Kerberos credentials available"))
     assert "run kinit" in str(failure)
+
+
+# --------------------------------------------------------------------------- output deserialisation
+SELECTED_DB = (
+    '<Obj RefId="0"><TN RefId="0"><T>Selected.Microsoft.Exchange.Data.Directory.SystemConfiguration.MailboxDatabase</T>'
+    '<T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS>'
+    '<S N="Name">DB_x0030_2 _xD83D__xDE00_</S><G N="Guid">0297EB96-4B97-5006-A9B9-1C9DFAEC3660</G>'
+    '<Obj RefId="1" N="Servers"><TN RefId="1"><T>Microsoft.Exchange.Data.MultiValuedProperty`1[[System.String]]</T>'
+    '<T>Microsoft.Exchange.Data.MultiValuedPropertyBase</T></TN><LST><S>EX09</S><S>EX10</S></LST></Obj>'
+    '<Obj RefId="2" N="ActivationPreference"><TN RefId="2"><T>System.Collections.ArrayList</T><T>System.Object</T></TN>'
+    '<LST><Obj RefId="3"><TN RefId="3"><T>System.Collections.Generic.KeyValuePair`2[[ADObjectId],[System.Int32]]</T>'
+    '<T>System.ValueType</T><T>System.Object</T></TN><Props><S N="Key">EX09</S><I32 N="Value">1</I32></Props>'
+    '<ToString>[EX09, 1]</ToString></Obj><Obj RefId="4"><TNRef RefId="3" /><Props><S N="Key">EX10</S>'
+    '<I32 N="Value">2</I32></Props><ToString>[EX10, 2]</ToString></Obj></LST></Obj>'
+    '<Obj RefId="5" N="Status"><TN RefId="4"><T>Some.CopyStatus</T><T>System.Enum</T><T>System.ValueType</T>'
+    '<T>System.Object</T></TN><ToString>Healthy</ToString><I32>1</I32></Obj>'
+    '<Obj RefId="6" N="Hash"><TN RefId="5"><T>System.Collections.Hashtable</T><T>System.Object</T></TN>'
+    '<DCT><En><S N="Key">a</S><I64 N="Value">5000000000</I64></En></DCT></Obj>'
+    '<Ref N="Again" RefId="1" /><Nil N="LastFullBackup" /><B N="Mounted">true</B><DT N="When">2026-03-14T10:02:11Z</DT>'
+    '<TS N="Lag">P7D</TS><Db N="Ratio">0.5</Db><S N="Empty"></S></MS></Obj>')
+
+
+def test_output_serializer_gives_the_rows_pypsrp_gives():
+    from pypsrp.serializer import Serializer
+
+    expected = convert.row(Serializer().deserialize(SELECTED_DB))
+    fast = psrp.OutputSerializer().deserialize(SELECTED_DB)
+    assert convert.row(fast) == {**expected, "Servers": ["EX09", "EX10"], "Again": ["EX09", "EX10"]}
+    # pypsrp leaves a MultiValuedProperty whose types it does not know as its CLIXML text
+    assert expected["Servers"].startswith("<Obj") and expected["Again"] is expected["Servers"]
+    assert fast.extended_properties["Name"] == "DB02 \U0001F600"
+    assert convert.row(fast)["Hash"] == {"a": 5000000000} and convert.row(fast)["Status"] == "Healthy"
+
+
+def test_output_serializer_reads_pipeline_output_messages_only():
+    from pypsrp.complex_objects import ObjectMeta
+    from pypsrp.messages import Message, MessageType
+
+    rpid, pid = b"\x01" * 16, b"\x02" * 16
+    data = (b"\x02\x00\x00\x00" + MessageType.PIPELINE_OUTPUT.to_bytes(4, "little") + rpid + pid
+            + b"\xef\xbb\xbf" + SELECTED_DB.encode())
+    message = Message.unpack(data, psrp.OutputSerializer())
+    assert convert.row(message.data.data)["Servers"] == ["EX09", "EX10"]
+    serializer = psrp.OutputSerializer()
+    assert serializer.deserialize("<S>x</S>", ObjectMeta("S")) == "x"  # with metadata: pypsrp's own path
+    assert serializer.deserialize("not xml") == "not xml"
+
+
+def test_a_new_pool_gets_the_output_serializer():
+    from pypsrp.powershell import RunspacePool
+    from pypsrp.wsman import WSMan
+
+    pool = RunspacePool(WSMan("ex01.contoso.com", username="u", password="p", auth="basic", ssl=True))
+    psrp._use_output_serializer(pool)
+    assert isinstance(pool._serializer, psrp.OutputSerializer)
+    assert pool._fragmenter.serializer is pool._serializer
+    psrp._use_output_serializer(FakePool(None, "Microsoft.Exchange"))  # not a pypsrp pool: left alone
