@@ -385,7 +385,8 @@ def test_removing_a_replay_lag_plays_the_queue_down(fresh_lab):
         assert not run(rp, "Set-MailboxDatabaseCopy", Identity="DB08\\EX04", ReplayLagTime="00:00:00").errors
         # replayed at 2 logs/s (runbooks §6.3): 1008 modelled seconds
         pending = [p for p in fresh_lab.state()["pending"] if p["label"].startswith("DB08\\EX04 replays")]
-        assert len(pending) == 1 and 1000 < pending[0]["due_in_s"] <= 1008
+        # the lab clock runs x200: allow for a loaded machine between the Set and this read
+        assert len(pending) == 1 and 900 < pending[0]["due_in_s"] <= 1008
         assert copy_status(rp, "DB08\\EX04")["ReplayQueueLength"] == 2016
         res = move(rp, Identity="DB08", ActivateOnServer="EX04")  # not lagged now, but the queue is long
         assert "replay queue length of 2016" in props(res.output[0])["ErrorMessage"]
