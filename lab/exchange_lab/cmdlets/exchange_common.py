@@ -92,6 +92,20 @@ def task_error(
     )
 
 
+def invalid_operation(inv: Any, message: str, task: str, target: str | None = None) -> errors.PSError:
+    """A task's ``WriteError(new InvalidOperationException(...), InvalidOperation)``."""
+    return errors.PSError(
+        message=message,
+        fqid=errors.exchange_fqid(inv.host.name, "InvalidOperationException", task),
+        category=errors.INVALID_OPERATION,
+        exception_types=["System.InvalidOperationException", "System.SystemException", "System.Exception"],
+        activity=inv.name,
+        target_name=target,
+        target_type=None if target is None else "String",
+        target_object=target,
+    )
+
+
 def argument_error(inv: Any, message: str, task: str, target: str | None = None) -> errors.PSError:
     """A task's ``WriteError(new ArgumentException(...), InvalidArgument)``."""
     return errors.PSError(

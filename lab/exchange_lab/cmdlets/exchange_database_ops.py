@@ -23,7 +23,17 @@ from ..model import durations
 from ..model import operations as ops
 from ..psobj import make_object
 from ..registry import WRITE, cmdlet
-from .exchange_common import begin, matches, no_change_warning, not_found, short_name, task_class, text_of
+from .exchange_common import (
+    argument_error,
+    begin,
+    invalid_operation,
+    matches,
+    no_change_warning,
+    not_found,
+    short_name,
+    task_class,
+    text_of,
+)
 
 T_MOVE = task_class("MoveActiveMailboxDatabase")
 T_MOUNT = task_class("MountDatabase")
@@ -77,33 +87,6 @@ def require_confirmation(inv: Any, action: str, task: str, *, built_in_pause: bo
 
 
 # ------------------------------------------------------------------------ errors
-def invalid_operation(inv: Any, message: str, task: str, target: str | None = None) -> errors.PSError:
-    """A task's ``WriteError(new InvalidOperationException(...), InvalidOperation)``."""
-    return errors.PSError(
-        message=message,
-        fqid=errors.exchange_fqid(inv.host.name, "InvalidOperationException", task),
-        category=errors.INVALID_OPERATION,
-        exception_types=["System.InvalidOperationException", "System.SystemException", "System.Exception"],
-        activity=inv.name,
-        target_name=target,
-        target_type=None if target is None else "String",
-        target_object=target,
-    )
-
-
-def argument_error(inv: Any, message: str, task: str, target: str | None = None) -> errors.PSError:
-    return errors.PSError(
-        message=message,
-        fqid=errors.exchange_fqid(inv.host.name, "ArgumentException", task),
-        category=errors.INVALID_ARGUMENT,
-        exception_types=["System.ArgumentException", "System.SystemException", "System.Exception"],
-        activity=inv.name,
-        target_name=target,
-        target_type=None if target is None else "String",
-        target_object=target,
-    )
-
-
 def am_message(detail: str, db: str, server_fqdn: str) -> str:
     """Active Manager's error text (shape of the real errors in the search index)."""
     return f"An Active Manager operation failed. Error: The database action failed. Error: {detail} [Database: {db}, Server: {server_fqdn}]"
