@@ -52,7 +52,7 @@ def test_move_to_target_result_object_and_copy_states(fresh_lab):
         new = copy_status(rp, "DB01\\EX02")
         assert (new["Status"], new["ActiveCopy"], new["ActiveDatabaseCopy"]) == ("Mounted", True, "ex02")
         old = copy_status(rp, "DB01\\EX01")
-        assert (old["Status"], old["ActiveCopy"]) == ("Initializing", False)
+        assert (old["Status"] in ("Initializing", "Healthy"), old["ActiveCopy"]) == (True, False)  # Initializing lasts 15 modelled s = 75 ms at x200: a loaded machine may read it Healthy already
         wait_modelled(16)
         assert copy_status(rp, "DB01\\EX01")["Status"] == "Healthy"
         db = props(run(rp, "Get-MailboxDatabase", Identity="DB01", Status=True).output[0])
@@ -315,7 +315,7 @@ def test_remove_and_add_copy_renumber_preferences_and_reseed(fresh_lab):
         assert copy_status(rp, "DB01\\EX02")["Status"] == "FailedAndSuspended"
         res = run(rp, "Update-MailboxDatabaseCopy", Identity="DB01\\EX02", DeleteExistingFiles=None, Confirm=False)
         assert not res.errors
-        assert copy_status(rp, "DB01\\EX02")["Status"] == "Initializing"
+        assert copy_status(rp, "DB01\\EX02")["Status"] in ("Initializing", "Healthy")  # Initializing lasts 15 modelled s = 75 ms at x200: a loaded machine may read it Healthy already
         wait_modelled(16)
         assert copy_status(rp, "DB01\\EX02")["Status"] == "Healthy"
         res = run(rp, "Add-MailboxDatabaseCopy", Identity="DB01", MailboxServer="EX02")
@@ -404,7 +404,8 @@ def test_suspend_and_resume(fresh_lab):
         assert (st["Status"], st["ActivationSuspended"], st["SuspendComment"]) == ("Suspended", True, "disk work")
         assert not run(rp, "Resume-MailboxDatabaseCopy", Identity="DB01\\EX02").errors
         st = copy_status(rp, "DB01\\EX02")
-        assert (st["Status"], st["ActivationSuspended"], st["SuspendComment"]) == ("Initializing", False, None)
+        assert st["Status"] in ("Initializing", "Healthy")  # Initializing lasts 15 modelled s = 75 ms at x200: a loaded machine may read it Healthy already
+        assert (st["ActivationSuspended"], st["SuspendComment"]) == (False, None)
         wait_modelled(16)
         assert copy_status(rp, "DB01\\EX02")["Status"] == "Healthy"
         res = run(rp, "Suspend-MailboxDatabaseCopy", Identity="DB01\\EX01", Confirm=False)

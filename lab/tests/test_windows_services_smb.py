@@ -52,7 +52,7 @@ def test_replication_service_stopped_shows_service_down(fresh_lab):
         res = run(rp, "Start-Service", Name="MSExchangeRepl")
         assert not res.errors
         states = _copy_states(fresh_lab, "EX02")
-        assert states["DB02"] == "Mounted" and states["DB01"] == "Initializing"
+        assert states["DB02"] == "Mounted" and states["DB01"] in ("Initializing", "Healthy")  # Initializing lasts 15 modelled s = 75 ms at x200: a loaded machine may read it Healthy already
     # a ServiceController piped from another computer acts on that computer
     with pool(fresh_lab, "EX01", configuration=PS) as rp:
         ps = PowerShell(rp)
