@@ -21,8 +21,10 @@ demo: $(STAMP)
 	$(PY) tools/demo.py
 
 test: $(STAMP)
+	tools/install_chromium.sh
 	$(PY) -m pytest -q -p no:cacheprovider lab/tests $(wildcard tests/unit tests/integration)
 	PYTHON=$(PY) tools/check.sh
+	PYTHON=$(PY) tools/check_packaging.sh
 
 bench: $(STAMP)
 	$(PY) bench/copy_status_bench.py

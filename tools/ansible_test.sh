@@ -12,7 +12,12 @@
 #   tools/ansible_test.sh sanity --test validate-modules   # options pass through to ansible-test
 #   tools/ansible_test.sh units                            # any other ansible-test command
 #   KEEP=1 tools/ansible_test.sh sanity                    # keep the temporary tree
+#   TRACKED_ONLY=1 tools/ansible_test.sh units             # copy only files git tracks
 #
+# Every command runs with --local on Python 3.11 (no docker), i.e. in the virtual environment of
+# $PYTHON (.venv): "units" runs the collection's tests/unit with that environment's pinned
+# packages and ansible-test's pytest plugins, offline; ansible-test's pytest command line needs
+# pytest-xdist there (its "-n" option), which requirements/dev.txt pins.
 # "sanity" runs with --local on Python 3.11 (no docker).  Tests that need tools this machine has
 # not got are skipped: pslint (PowerShell) always, shellcheck when the binary is missing.
 # Most sanity tests run in virtual environments ansible-test builds under ~/.ansible/test/venv,
@@ -72,7 +77,9 @@ dest="$work/ansible_collections/exchange/dr"
 mkdir -p "$dest"
 (
     cd "$repo"
-    git ls-files -z --cached --others --exclude-standard -- . ':!:lab/**' \
+    others=(--others --exclude-standard)
+    [[ -n "${TRACKED_ONLY:-}" ]] && others=()
+    git ls-files -z --cached "${others[@]+"${others[@]}"}" -- . ':!:lab/**' \
         | while IFS= read -r -d '' file; do [[ -e "$file" ]] && printf '%s\0' "$file"; done \
         | xargs -0 cp --parents -t "$dest"
 )
@@ -87,6 +94,11 @@ args=("$@")
 if [[ "$command" == sanity ]]; then
     bootstrap_pip_stand_in
     command -v pwsh > /dev/null || args+=(--skip-test pslint)
+elif [[ "$command" == units ]]; then
+    "$python" -c 'import xdist' 2> /dev/null || {
+        echo "ansible-test units needs pytest-xdist in $(dirname "$(dirname "$python")") (requirements/dev.txt)" >&2
+        exit 1
+    }
 fi
 
 cd "$dest"

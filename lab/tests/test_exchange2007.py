@@ -268,3 +268,28 @@ def test_topology_block_is_validated() -> None:
     data["hosts"][2]["build"] = "Version 15.2 (Build 1544.4)"
     with pytest.raises(TopologyError, match="not an Exchange 2007 build"):
         validate(data, "t.yml")
+
+
+def test_installed_rollup_in_the_registry(l7: Lab) -> None:
+    """The Exchange 2007 product's patch list (Get-ItemProperty ...\\Patches\\*) names the
+    installed update rollup: 4 in the topology, 5 after msiexec /update (runbooks §11)."""
+    key = ("HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Installer\\UserData\\S-1-5-18\\Products\\"
+           "461C2B4266EDEF444B864AD6D9E5B613\\Patches")
+    with shell(l7, "MBX1B", snapin=False) as rp:
+        res = run(rp, "Get-ItemProperty", Path=key + "\\*", Name="DisplayName")
+        assert not failed(res), res.errors
+        assert [props(o)["DisplayName"] for o in res.output] == [
+            "Update Rollup 4 for Exchange Server 2007 Service Pack 1"]
+        child = props(res.output[0])["PSChildName"]
+        assert not failed(run(rp, "Get-ItemProperty", LiteralPath=key + "\\" + child))
+        res = run(rp, "Get-ItemProperty", Path=key + "\\0000")
+        assert failed(res) and "Cannot find path" in message(res)
+        res = run(rp, "Get-ItemProperty", Path="HKLM:\\SOFTWARE\\Contoso")
+        assert failed(res) and "NotSupportedByLab" in str(res.errors[0].fq_error)
+        assert not failed(native(rp, "msiexec.exe", "/update", "C:\\Updates\\Exchange2007-SP1-UR5-x64.msp", "/quiet"))
+        res = run(rp, "Get-ItemProperty", Path=key + "\\*")
+        assert [props(o)["DisplayName"] for o in res.output] == [
+            "Update Rollup 5 for Exchange Server 2007 Service Pack 1"]
+    with shell(l7, "MBX1A", snapin=False) as rp:  # per host: MBX1A is still at RU4
+        res = run(rp, "Get-ItemProperty", Path=key + "\\*")
+        assert "Update Rollup 4" in props(res.output[0])["DisplayName"]

@@ -20,8 +20,10 @@ of a ``Get-`` travels back over PowerShell Remoting.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ansible_collections.exchange.dr.plugins.module_utils import convert as c
+from ansible_collections.exchange.dr.plugins.module_utils.errors import ExchangeCommandError
 
 DEFAULT_TTL = 3600  # what a DNS server gives a new record when no TTL is sent (01:00:00)
 NOT_FOUND = ("WIN32 9714",)  # "Failed to get <name> record in <zone> zone"
@@ -191,3 +193,70 @@ def apply_change(client, zone: str, change: dict) -> None:
 def normalised_records(records: list) -> list:
     """Records as :func:`record_plan` reports them (``{"data", "ttl"}``, by address)."""
     return _sorted(records)
+
+
+# ------------------------------------------------ Windows Server 2008 DNS servers: dnscmd.exe
+DNSCMD = "dnscmd.exe"
+_DNSCMD_RECORD = re.compile(r"^\S+\s+(?:\[Aging:\d+\]\s+)?(\d+)\s+A\s+(\d{1,3}(?:\.\d{1,3}){3})\s*$")
+_DNSCMD_NOT_FOUND = ("9714", "DNS_ERROR_NAME_DOES_NOT_EXIST")
+
+
+class DnsRecords:
+    """A records of one name on a Windows DNS server: through the DnsServer cmdlets (Windows Server
+    2012 and later) or, on a server without them (Windows Server 2008: the cmdlet is not
+    recognized), through ``dnscmd.exe`` (``/EnumRecords``, ``/RecordAdd``, ``/RecordDelete
+    /f``; Microsoft's Dnscmd reference), its arguments sent as separate values.  ``mode`` says which
+    was used."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.mode = None
+
+    def read(self, zone: str, name: str) -> list:
+        if self.mode in (None, "cmdlets"):
+            try:
+                records = read_records(self.client, zone, name)
+            except ExchangeCommandError as exc:
+                if exc.error_id != "CommandNotFoundException":
+                    raise
+                self.mode = DNSCMD
+            else:
+                self.mode = "cmdlets"
+                return records
+        lines, errors = self.client.invoke_native(DNSCMD, ["/EnumRecords", zone, name, "/Type", "A"])
+        if errors:
+            if any(code in errors[0].message for code in _DNSCMD_NOT_FOUND):
+                return []
+            raise errors[0]
+        return dnscmd_records(lines)
+
+    def commands(self, zone: str, change: dict) -> list:
+        """``[(command, parameters or arguments)]`` of one change of ``record_plan``."""
+        if self.mode != DNSCMD:
+            return [(CMDLETS[change["action"]], parameters(zone, change))]
+        name, out = change["name"], []
+        if change["old"] is not None:
+            out.append((DNSCMD, ["/RecordDelete", zone, name, "A", change["old"]["data"], "/f"]))
+        if change["new"] is not None:
+            new = change["new"]
+            ttl = [str(int(new["ttl"]))] if new.get("ttl") is not None else []
+            out.append((DNSCMD, ["/RecordAdd", zone, name] + ttl + ["A", new["data"]]))
+        return out
+
+    def send(self, command: str, payload) -> None:
+        if command != DNSCMD:
+            self.client.invoke(command, payload)
+            return
+        _lines, errors = self.client.invoke_native(command, payload)
+        if errors:
+            raise errors[0]
+
+
+def dnscmd_records(lines: list) -> list:
+    """``dnscmd /EnumRecords <zone> <name> /Type A`` output lines to ``[{"name", "data", "ttl"}]``."""
+    out = []
+    for line in lines:
+        match = _DNSCMD_RECORD.match(str(line).strip())
+        if match:
+            out.append({"name": None, "data": match.group(2), "ttl": int(match.group(1))})
+    return out

@@ -314,6 +314,39 @@ class Client:
                                        "the pipeline failed without an error record", None)
         return (rows, records) if errors == "return" else rows
 
+    def invoke_native(self, command: str, arguments: list) -> tuple:
+        """Run the native program ``command`` (``Setup.com``, ``msiexec.exe``) with ``arguments``,
+        each sent as one positional value of the command (``add_argument``): no script text is
+        built or parsed, so no value can be read as PowerShell syntax.  Returns ``(lines,
+        errors)``: the program's output (text lines) and its error records as
+        :class:`ExchangeCommandError` (a program's stderr reaches a remote client as
+        ``NativeCommandError`` records).  A failure of the session raises.
+
+        Only ``Microsoft.PowerShell`` sessions run programs; every argument must be a string
+        without line breaks or NUL characters (:class:`ValueError` otherwise)."""
+        if self.configuration_name == EXCHANGE_CONFIGURATION:
+            raise ValueError("native programs run only on the %s configuration" % POWERSHELL_CONFIGURATION)
+        arguments = list(arguments)
+        for argument in arguments:
+            if not isinstance(argument, str) or any(ch in argument for ch in "\r\n\x00"):
+                raise ValueError("native command arguments must be single-line strings, got %r" % (argument,))
+        pool = self._open()
+        ps = PowerShell(pool)
+        ps.add_cmdlet(command)
+        for argument in arguments:
+            ps.add_argument(argument)
+        self.calls.append({"cmdlet": command, "parameters": {}, "select": [], "arguments": list(arguments)})
+        rows: list = []
+        self._pipeline(ps, None, rows)
+        try:
+            ps.close()
+        except Exception:  # the result is complete; a failed cleanup signal changes nothing
+            pass
+        self.warnings.extend("%s: %s" % (command, getattr(w, "message", None) or w) for w in ps.streams.warning)
+        records = [self._command_error(command, record) for record in ps.streams.error]
+        lines = [str(row["Value"]) if set(row) == {"Value"} else str(row) for row in rows]
+        return lines, records
+
     def _pipeline(self, ps, input, rows: list) -> None:  # pylint: disable=redefined-builtin
         """Run ``ps`` to its end, appending its output to ``rows`` as plain dicts after every
         receive.  Failures of the session become :class:`ConnectionFailure`."""

@@ -22,6 +22,9 @@ description:
     after the largest TTL of the records it changed or removed. Activating databases in a datacenter before its
     URLs have moved is an invalid configuration (runbooks §5.5 step 3c). The wait is in real seconds, bounded by
     O(timeout). When the old TTL is longer than that, the task fails before changing anything.
+  - On a DNS server without the DnsServer module (Windows Server 2008, where the cmdlets are not recognized) the records
+    are read and written with C(dnscmd.exe) (C(/EnumRecords), C(/RecordDelete /f), C(/RecordAdd)), its arguments
+    sent as separate values; the actions of the result then name C(dnscmd.exe).
   - Idempotent by the names' record data and TTL.
 options:
   data:
@@ -274,11 +277,11 @@ from ansible_collections.exchange.dr.plugins.module_utils import dns
 from ansible_collections.exchange.dr.plugins.module_utils.psrp import POWERSHELL_CONFIGURATION
 
 
-def resolve_hosts(client, zone: str, hosts: list) -> list:
+def resolve_hosts(records, zone: str, hosts: list) -> list:
     addresses = []
     for host in hosts:
         name = dns.relative(host, zone)
-        found = dns.read_records(client, zone, name)
+        found = records.read(zone, name)
         if not found:
             raise dns.DnsPlanError("data_from_hosts: %s has no A record in zone %s" % (host, zone))
         for record in found:
@@ -303,6 +306,8 @@ def wait_ttl(run, seconds: float, interval: float) -> float:
 def body(run):
     params = run.module.params
     client = run.client
+    # DnsServer cmdlets (Windows Server 2012+), else dnscmd.exe (Windows Server 2008 DNS servers, runbooks §13)
+    records = dns.DnsRecords(client)
     zone = params["zone"].strip().rstrip(".")
     names = []
     for item in params["name"]:
@@ -311,8 +316,8 @@ def body(run):
             names.append(relative)
     data = params["data"]
     if params["data_from_hosts"]:
-        data = resolve_hosts(client, zone, params["data_from_hosts"])
-    current = {name: dns.read_records(client, zone, name) for name in names}
+        data = resolve_hosts(records, zone, params["data_from_hosts"])
+    current = {name: records.read(zone, name) for name in names}
     plan = dns.record_plan(current, names, data, params["ttl"], params["state"])
     wait = plan["old_ttl"] if params["wait_for_ttl"] and plan["changes"] else 0
     if wait > params["timeout"]:
@@ -321,24 +326,26 @@ def body(run):
                             % (wait, params["timeout"]))
     for change in plan["changes"]:
         run.progress("%s %s: %s -> %s" % (change["action"], change["name"], change["old"], change["new"]))
-        action = {"cmdlet": dns.CMDLETS[change["action"]], "target": change["name"], "parameters": dns.parameters(zone, change),
-                  "status": "planned" if run.check_mode else "sent"}
-        run.actions.append(action)
-        if run.check_mode:
-            continue
-        try:
-            dns.apply_change(client, zone, change)
-        except Exception:
-            action["status"] = "failed"
-            raise
-        action["status"] = "done"
+        for command, payload in records.commands(zone, change):
+            action = {"cmdlet": command, "target": change["name"],
+                      "parameters": payload if isinstance(payload, dict) else {"Arguments": payload},
+                      "status": "planned" if run.check_mode else "sent"}
+            run.actions.append(action)
+            if run.check_mode:
+                continue
+            try:
+                records.send(command, payload)
+            except Exception:
+                action["status"] = "failed"
+                raise
+            action["status"] = "done"
     waited = 0.0
     if wait:
         waited = float(wait) if run.check_mode else wait_ttl(run, wait, params["poll_interval"])
     if run.check_mode or not plan["changes"]:
         after = plan["after"]
     else:
-        after = {name: dns.normalised_records(dns.read_records(client, zone, name)) for name in names}
+        after = {name: dns.normalised_records(records.read(zone, name)) for name in names}
     result = run.finish(changed=bool(plan["changes"]), zone=zone, names=names, data=data, before=plan["before"],
                         after=after, changes=plan["changes"], old_ttl=plan["old_ttl"], waited=waited)
     if run.module._diff:

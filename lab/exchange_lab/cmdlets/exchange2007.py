@@ -27,7 +27,7 @@ from ..engine import native_command
 from ..model import durations
 from ..model import e2007 as m7
 from ..objects import AD_BASE, AD_CONFIGURATION, CONFIGURABLE, T_EXCHANGE_SERVER, T_MAILBOX_DATABASE, T_MAILBOX_SERVER
-from ..psobj import make_object, ps_list
+from ..psobj import custom_object, make_object, ps_list
 from ..registry import POWERSHELL, READ, WRITE, Invocation, cmdlet
 from . import exchange_adpermission as adp
 from .exchange_common import dc_fqdn, matches, text_of, texts_of
@@ -1520,6 +1520,92 @@ def get_event_log(inv: Invocation) -> Iterable[Any]:
         if newest is not None:
             entries = entries[: max(0, int(newest))]
         return [_event_object(e) for e in entries]
+
+
+# ========================================================= update rollups
+# The Windows Installer registry key of the Exchange 2007 product (compressed product code
+# 461C2B4266EDEF444B864AD6D9E5B613): one subkey per installed patch under Patches, with its
+# DisplayName.  Community scripts read the update rollup level there (Get-ExchangeServerPlus
+# style scripts, found through the search index); runbooks §11 calls the method unconfirmed.
+E2007_PATCHES_KEY = ("HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Installer\\UserData\\S-1-5-18\\Products\\"
+                     "461C2B4266EDEF444B864AD6D9E5B613\\Patches")
+_REG_PREFIX = "Microsoft.PowerShell.Core\\Registry::HKEY_LOCAL_MACHINE"
+
+
+def _patch_entries(st: m7.Exchange2007State, host: str) -> list[tuple[str, str]]:
+    """(subkey, DisplayName) of the rollups installed on ``host``: the lab keeps only the
+    highest level, so only that rollup is listed (superseded entries: not modelled)."""
+    level = st.rollup_of(host)
+    if level <= 0:
+        return []
+    code = m7.lab_guid("patch", f"E2007SP1-UR{level}").hex.upper()
+    return [(code, f"Update Rollup {level} for Exchange Server 2007 Service Pack 1")]
+
+
+def _registry_path(text: str) -> str:
+    t = text.strip().replace("/", "\\")
+    low = t.lower()
+    for prefix in ("microsoft.powershell.core\\registry::hkey_local_machine", "registry::hkey_local_machine",
+                   "hkey_local_machine", "hklm:"):
+        if low.startswith(prefix):
+            return "HKLM:" + t[len(prefix):].rstrip("\\")
+    return t
+
+
+@cmdlet("Get-ItemProperty", syntax="exchange2007", rbac=READ, configurations=(POWERSHELL,), available_on=on_2007)
+def get_item_property(inv: Invocation) -> Iterable[Any]:
+    """Windows PowerShell 1.0's Get-ItemProperty on an Exchange 2007 host, for the one registry
+    key the lab models: the Exchange 2007 product's installed patches (``...\\Patches\\*`` or
+    one patch subkey), whose DisplayName names the update rollup (README-model.md, item 12).
+    Any other path is ``NotSupportedByLab``; a missing subkey is PowerShell's PathNotFound."""
+    task = "Microsoft.PowerShell.Commands.GetItemPropertyCommand"
+    literal = inv.has("LiteralPath")
+    paths = texts_of(inv.get("LiteralPath") if literal else inv.get("Path"))
+    names = [n.lower() for n in texts_of(inv.get("Name"))] if inv.has("Name") else None
+    key = E2007_PATCHES_KEY.lower()
+    out = []
+    with inv.lab.lock:
+        st = _begin(inv)
+        entries = _patch_entries(st, inv.host.name)
+        for raw in paths:
+            path = _registry_path(raw)
+            low = path.lower()
+            if not low.startswith(key):
+                inv.write_error(lab_not_supported(inv, "The lab's registry has only the Exchange 2007 product's "
+                                                       f"patch list: {E2007_PATCHES_KEY}\\*."))
+                continue
+            child = path[len(key):].strip("\\")
+            if not child and not literal:
+                matched: list[tuple[str, str]] = []  # the key itself has no values
+            elif child == "*" and not literal:
+                matched = entries
+            else:
+                matched = [e for e in entries if e[0].lower() == child.lower()]
+                if not matched:
+                    inv.write_error(errors.PSError(
+                        message=f"Cannot find path '{raw}' because it does not exist.",
+                        fqid=f"PathNotFound,{task}",
+                        category=errors.OBJECT_NOT_FOUND,
+                        exception_types=["System.Management.Automation.ItemNotFoundException",
+                                         "System.Management.Automation.SessionStateException",
+                                         "System.Management.Automation.RuntimeException", "System.SystemException",
+                                         "System.Exception"],
+                        activity=inv.name, target_name=raw, target_type="String", target_object=raw))
+                    continue
+            for code, display in matched:
+                values = {"DisplayName": display, "State": 1, "Uninstallable": 1}
+                if names is not None:
+                    values = {k: v for k, v in values.items() if k.lower() in names}
+                parent = f"{_REG_PREFIX}{E2007_PATCHES_KEY[5:]}"
+                out.append(custom_object({
+                    **values,
+                    "PSPath": f"{parent}\\{code}",
+                    "PSParentPath": parent,
+                    "PSChildName": code,
+                    "PSDrive": "HKLM",
+                    "PSProvider": "Microsoft.PowerShell.Core\\Registry",
+                }))
+    return out
 
 
 # ============================================================ native programs

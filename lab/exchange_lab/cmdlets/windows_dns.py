@@ -21,6 +21,7 @@ from typing import Any
 from psrpcore.types import PSUInt16
 
 from .. import errors
+from ..engine import native_command
 from ..registry import POWERSHELL, READ, WRITE, cmdlet
 from .windows_common import (
     cim_error,
@@ -275,3 +276,108 @@ def set_dns_server_resource_record(inv: Any) -> None:
         out = record_object(lab, zone, rec)
     if inv.get("PassThru"):
         inv.write_output(out)
+
+
+# ------------------------------------------------------------------ dnscmd.exe
+# The DNS server's command-line tool, the way to manage records on Windows Server 2008 DNS
+# servers, which have no DnsServer module (runbooks §13 "Older DNS servers").  Syntax from
+# Microsoft's Dnscmd reference (learn.microsoft.com previous-versions windows-server-2012-R2-and-2012
+# cc772069, "Applies To: Windows Server 2003 ... 2008 R2, 2012"):
+#   dnscmd [<ServerName>] /enumrecords <ZoneName> <NodeName> [/type <RRType>]
+#   dnscmd [<ServerName>] /recordadd <ZoneName> <NodeName> [/aging] [<Ttl>] <RRType> <RRData>
+#   dnscmd [<ServerName>] /recorddelete <ZoneName> <NodeName> <RRType> <RRData> [/f]
+# Only A records.  The output layout ("Returned records:", "<node> [Aging:<hours>] <ttl> A <ip>",
+# "Command completed successfully.", "Command failed:  <symbol>  <code>  <hex>") is the lab's
+# recollection of dnscmd's console text, unconfirmed; /recorddelete without /f would ask on the
+# console, which a remote session has not: the lab refuses it.  Failures also go out as an
+# error record (NativeCommandError), as for the lab's Setup.com.
+_DNS_ERRORS = {9714: "DNS_ERROR_NAME_DOES_NOT_EXIST", 9601: "DNS_ERROR_ZONE_DOES_NOT_EXIST",
+               9711: "DNS_ERROR_RECORD_ALREADY_EXISTS", 87: "ERROR_INVALID_PARAMETER",
+               1722: "RPC_S_SERVER_UNAVAILABLE"}
+
+
+def _dns_role_host(host: Any) -> bool:
+    return "DNS" in (getattr(host, "roles", None) or [])
+
+
+def _dnscmd_fail(inv: Any, code: int, detail: str = "") -> None:
+    line = f"Command failed:  {_DNS_ERRORS[code]}     {code}    0x{code:X}"
+    if detail:
+        inv.write_output(detail)
+    inv.write_output(line)
+    inv.write_error(errors.PSError(message=line, fqid="NativeCommandError", category=errors.NOT_SPECIFIED,
+                                   exception_types=["System.Management.Automation.RemoteException",
+                                                    "System.Exception"], activity=inv.name, target_object=line))
+
+
+@cmdlet("dnscmd.exe", syntax="windows", rbac=WRITE, configurations=(POWERSHELL,), available_on=_dns_role_host)
+@native_command
+def dnscmd(inv: Any) -> None:
+    args = [str(a) for a in (inv.get("Arguments") or []) if str(a).strip()]
+    lab = inv.lab
+    server = inv.host.name
+    if args and not args[0].startswith("/"):
+        host = lab.host(args.pop(0))
+        if host is None or not _dns_role_host(host) or not lab.host_up(host.name):
+            return _dnscmd_fail(inv, 1722)
+        server = host.name
+    op = args[0].lower() if args else ""
+    rest = args[1:]
+    flags = [a.lower() for a in rest if a.startswith("/")]
+    values = [a for a in rest if not a.startswith("/")]
+    with lab.lock:
+        lab.tick()
+        if op not in ("/enumrecords", "/recordadd", "/recorddelete") or len(values) < 2:
+            inv.write_error(lab_not_supported(inv, "The lab's dnscmd runs /EnumRecords, /RecordAdd and /RecordDelete "
+                                                   "of A records only."))
+            return None
+        zone = lab.windows.zone(values[0])
+        if zone is None or not lab.windows.zone_on(zone, server):
+            return _dnscmd_fail(inv, 9601)
+        node = values[1]
+        if op == "/enumrecords":
+            found = lab.windows.records(zone, node, "A") if node != "@" else lab.windows.records(zone, "@", "A")
+            if not found:
+                return _dnscmd_fail(inv, 9714)
+            inv.write_output("Returned records:")
+            for rec in found:
+                aging = ""
+                if rec.get("timestamp"):
+                    stamp = datetime.datetime.fromisoformat(rec["timestamp"])
+                    aging = f"[Aging:{int((stamp - datetime.datetime(1601, 1, 1, tzinfo=stamp.tzinfo)).total_seconds() // 3600)}] "
+                inv.write_output(f"@ {aging}{rec['ttl']} A\t{rec['data']}")
+            inv.write_output("")
+            inv.write_output("Command completed successfully.")
+            return None
+        if op == "/recordadd":
+            data = values[2:]
+            ttl = DEFAULT_TTL_S
+            if data and data[0].isdigit():
+                ttl = int(data.pop(0))
+            if len(data) != 2 or data[0].upper() != "A":
+                return _dnscmd_fail(inv, 87)
+            try:
+                ip = str(ipaddress.IPv4Address(data[1]))
+            except ValueError:
+                return _dnscmd_fail(inv, 87)
+            if _find(zone, lab.windows.relative_name(zone, node), "A", ip) is not None:
+                return _dnscmd_fail(inv, 9711)
+            lab.windows.add_record(zone, node, "A", ip, ttl, dynamic="/aging" in flags)
+            inv.write_output(f"Add A Record for {lab.windows.relative_name(zone, node)}.{zone['name']} at {zone['name']}")
+            inv.write_output("Command completed successfully.")
+            return None
+        # /recorddelete
+        data = values[2:]
+        if "/f" not in flags:
+            inv.write_error(lab_not_supported(inv, "dnscmd /RecordDelete asks for confirmation on the console; use "
+                                                   "/f in a remote session."))
+            return None
+        if len(data) != 2 or data[0].upper() != "A":
+            return _dnscmd_fail(inv, 87)
+        rec = _find(zone, lab.windows.relative_name(zone, node), "A", data[1])
+        if rec is None:
+            return _dnscmd_fail(inv, 9714)
+        lab.windows.remove_record(zone, rec)
+        inv.write_output(f"Deleted A record(s) at {zone['name']}")
+        inv.write_output("Command completed successfully.")
+        return None

@@ -141,6 +141,9 @@ class LabState:
             if h["queues"]["shadow"]:
                 srv.queues.append(Queue("Shadow\\1", "ShadowRedundancy", f"{h['fqdn']}", h["queues"]["shadow"]))
             self.servers[h["name"].lower()] = srv
+        from .twin import apply_components  # topology ``components:`` entries (model/twin.py)
+
+        apply_components(self, spec)
 
         self.dags: dict[str, Dag] = {}
         for d in spec["dags"]:

@@ -60,6 +60,9 @@ _SCHEMA: dict[str, dict[str, tuple[bool, Any]]] = {
         "generate": (False, dict),
         "dns": (False, dict),
         "exchange2007": (False, dict),
+        # rehearsal twins written by exchange.dr.twin_capture (model/twin.py)
+        "capture": (False, dict),
+        "end_of_capture": (False, bool),
     },
     "org": {"name": (True, str), "domain": (True, str), "netbios": (True, str)},
     "user": {"name": (True, str), "upn": (True, str), "password": (True, str), "roles": (True, list)},
@@ -78,6 +81,7 @@ _SCHEMA: dict[str, dict[str, tuple[bool, Any]]] = {
         "queues": (False, dict),
         "content_index_state": (False, str),
         "windows": (False, str),
+        "components": (False, list),  # server component state entries (model/twin.py)
     },
     "mailbox": {
         "auto_activation_policy": (False, str),
@@ -143,6 +147,20 @@ _SCHEMA: dict[str, dict[str, tuple[bool, Any]]] = {
     "zone": {"name": (True, str), "servers": (True, list), "records": (False, list), "register_hosts": (False, dict)},
     "register_hosts": {"ttl": (True, int)},
     "record": {"name": (True, str), "type": (True, str), "data": (True, str), "ttl": (True, int)},
+    "capture": {
+        "format": (True, str),
+        "version": (True, int),
+        "captured_at": (False, str),
+        "source": (False, str),
+        "pseudonymised": (False, bool),
+    },
+    "component": {
+        "component": (True, str),
+        "requester": (True, str),
+        "state": (True, str),
+        "local": (False, bool),
+        "remote": (False, bool),
+    },
 }
 
 _TYPE_NAMES = {str: "a string", list: "a list", dict: "a mapping", bool: "true or false", int: "an integer"}
@@ -218,7 +236,10 @@ def load(name_or_path: str | Path) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise TopologyError(f"{source}: {where}YAML error: {problem}") from None
+        from .twin import looks_like_capture  # a twin cut short often ends mid-token (model/twin.py)
+
+        hint = " (a truncated capture? capture it again)" if looks_like_capture(text) else ""
+        raise TopologyError(f"{source}: {where}YAML error: {problem}{hint}") from None
     return validate(data, source)
 
 
@@ -226,6 +247,10 @@ def validate(data: Any, source: str = "<topology>") -> dict:
     ctx = _Ctx(source)
     if not isinstance(data, dict):
         ctx.fail("", "the file must contain a mapping")
+    if "capture" in data or "end_of_capture" in data:
+        from .twin import check_capture  # rehearsal twins (model/twin.py)
+
+        data = check_capture(data, ctx)
     ctx.check(data, "top", "")
     org = ctx.check(data["org"], "org", "org")
     domain = org["domain"].lower()
@@ -356,8 +381,12 @@ def validate(data: Any, source: str = "<topology>") -> dict:
             host["content_index_state"] = ctx.choice(
                 h.get("content_index_state", ci_default), CONTENT_INDEX_STATES, f"{where}.content_index_state"
             )
+            if h.get("components"):
+                from .twin import validate_components  # model/twin.py
+
+                host["components"] = validate_components(h["components"], ctx, f"{where}.components", version)
         else:
-            for key in ("build", "mailbox", "queues", "content_index_state"):
+            for key in ("build", "mailbox", "queues", "content_index_state", "components"):
                 if key in h:
                     ctx.fail(where, f"'{key}' is only valid for kind 'exchange'")
             if not host["roles"]:

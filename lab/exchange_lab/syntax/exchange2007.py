@@ -217,6 +217,18 @@ def declarations(exchange: dict[str, Any]) -> dict[str, dict[str, Any]]:
             ("List", "SwitchParameter", {"List": (True, None)}, [], []),
             ("AsString", "SwitchParameter", {"List": (False, None)}, [], []),
         ], risk=False, source="hand-written from Windows PowerShell 1.0's Get-EventLog (LogName and List sets)"),
+        # Windows PowerShell 1.0's Get-ItemProperty (Path and LiteralPath sets), used on the
+        # registry to read the installed Exchange 2007 update rollups (oab_share_scope).
+        "Get-ItemProperty": _multi("Path", ["Path", "LiteralPath"], [
+            ("Path", "String[]", {"Path": (True, 1)}, [], ["ByPropertyName"]),
+            ("LiteralPath", "String[]", {"LiteralPath": (True, None)}, ["PSPath"], ["ByPropertyName"]),
+            ("Name", "String[]", {"Path": (False, 2), "LiteralPath": (False, 2)}, [], []),
+            ("Filter", "String", {"Path": (False, None), "LiteralPath": (False, None)}, [], []),
+            ("Include", "String[]", {"Path": (False, None), "LiteralPath": (False, None)}, [], []),
+            ("Exclude", "String[]", {"Path": (False, None), "LiteralPath": (False, None)}, [], []),
+            ("Credential", "PSCredential", {"Path": (False, None), "LiteralPath": (False, None)}, [], []),
+        ], risk=False, source="hand-written from Windows PowerShell 1.0's Get-ItemProperty (Path and LiteralPath sets)"),
     }
     out["Get-EventLog"]["module"] = "Microsoft.PowerShell.Management"
+    out["Get-ItemProperty"]["module"] = "Microsoft.PowerShell.Management"
     return out
