@@ -25,6 +25,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider lab/tests $(wildcard tests/unit tests/integration)
 	PYTHON=$(PY) tools/check.sh
 	PYTHON=$(PY) tools/check_packaging.sh
+	PYTHON=$(PY) tools/molecule.sh
 
 bench: $(STAMP)
 	$(PY) bench/copy_status_bench.py
