@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	tools/install_chromium.sh
-	$(PY) -m pytest -q -p no:cacheprovider lab/tests $(wildcard tests/unit tests/integration)
+	$(PY) -m pytest -q -p no:cacheprovider lab/tests $(wildcard tests/integration)
 	PYTHON=$(PY) tools/check.sh
 	PYTHON=$(PY) tools/check_packaging.sh
 	PYTHON=$(PY) tools/molecule.sh

@@ -18,14 +18,16 @@ import uuid
 from typing import Any, Callable
 
 import psrpcore
+from psrpcore._payload import PSRPMessage, create_message
 from psrpcore.types import (
     PipelineState as PipelineStateMsg,
     ProgressRecordType,
     PSInvocationState,
+    PSRPMessageType,
 )
 
 from .errors import PSError
-from .psobj import to_wire
+from .psobj import to_clixml, to_wire
 from .registry import Session
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,14 @@ class _Sink:
             self._shell.drain()
 
     def write_output(self, obj: Any) -> None:
-        wire = to_wire(obj)  # outside the pool lock: conversion is the costly part
-        self._call(lambda: self._run.pipe.write_output(wire))
+        # Serialise outside the pool lock: it is the costly part.  to_clixml writes the bytes
+        # psrpcore would (see psobj); what it leaves to psrpcore goes the psrpcore way.
+        data = to_clixml(obj)
+        if data is not None:
+            self._call(lambda: queue_output(self._run.pipe, data))
+        else:
+            wire = to_wire(obj)
+            self._call(lambda: self._run.pipe.write_output(wire))
 
     def write_error(self, err: PSError) -> None:
         rec = err.to_error_record()
@@ -106,6 +114,30 @@ class _Sink:
                 record_type=ProgressRecordType.Processing,
             )
         )
+
+
+def queue_output(pipe: psrpcore.ServerPipeline, data: bytes) -> None:
+    """``pipe.write_output(value)`` for a value already serialised to CLIXML (``data``).
+
+    The rest of psrpcore 0.3.1's ``RunspacePool.prepare_message`` (the pinned version): the
+    PSRP message header around ``data``, queued with the next fragment object id.  The caller
+    holds the pool lock and has checked the pipeline is Running (``_Sink._call``).
+    lab/tests/test_serialisation.py checks the queued message matches psrpcore's own.
+    """
+    pool = pipe.runspace_pool
+    message = create_message(
+        pool._is_client, PSRPMessageType.PipelineOutput, data, pool.runspace_pool_id, pipe.pipeline_id
+    )
+    pool._send_buffer.append(
+        PSRPMessage(
+            PSRPMessageType.PipelineOutput,
+            bytearray(message),
+            pool.runspace_pool_id,
+            pipe.pipeline_id,
+            pool._fragment_counter,
+            psrpcore.StreamType.default,
+        )
+    )
 
 
 class _Stopped(Exception):
