@@ -19,44 +19,19 @@ helper's).  Assertions are on read cmdlets through the protocol, the lab's DNS s
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
-from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import WSMan
 
-from exchange_lab import Lab
+import harness
+from harness import lab_fixture, ps as cmdlet, run_play
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
-SNAPIN = "Microsoft.Exchange.Management.PowerShell.Admin"
-READS = ("Get-", "Select-Object", "Add-PSSnapin")
 SITE_DOWN = {"id": "site_down", "target": "DC1"}
 RECOVER = {"cms": "CMS1", "standby_cluster": "CONTOSO\\CLU2", "standby_machine": "MBX2A",
            "ipv4_address": "10.2.1.50", "dns": {"zone": "contoso.com"},
            "windows_connection": "{{ hostvars['DC02'].exchange_dr_windows_connection }}"}
-DEFAULTS = {"group/exchange.dr.exchange": "{{ hostvars['MBX2A'].exchange_dr_connection }}"}
+DEFAULTS = "{{ hostvars['MBX2A'].exchange_dr_connection }}"
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cms_recovery")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    with Lab("exchange2007-ccr-scr", speed=200) as lab:
-        inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                                   capture_output=True, text=True, timeout=60, check=True).stdout
-        (tmp / "inventory.yml").write_text(inventory)
-        yield {"lab": lab, "tmp": tmp,
-               "env": dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "ansible-home"),
-                           ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")}
+env = lab_fixture("exchange2007-ccr-scr")
 
 
 @pytest.fixture
@@ -67,62 +42,27 @@ def lab(env):
 
 def play(env, tasks: list, *args: str) -> dict:
     """Run the tasks (each registers ``r<i>``; failures ignored) and return each task's result,
-    the audit entries of the run and the exit status."""
-    lab = env["lab"]
-    body = []
-    for index, task in enumerate(tasks):
-        body.append(dict(task, register="r%d" % index, ignore_errors=True))
-    out = env["tmp"] / "results.json"
-    names = ", ".join("'r%d': r%d" % (i, i) for i in range(len(tasks)))
-    body.append({"name": "results", "check_mode": False, "ansible.builtin.copy": {
-        "dest": str(out), "mode": "0600", "content": "{{ {%s} | to_json }}" % names}})
-    playbook = [{"name": "cms recovery", "hosts": "localhost", "gather_facts": False, "module_defaults": DEFAULTS,
-                 "tasks": body}]
-    path = env["tmp"] / "play.yml"
-    path.write_text(yaml.safe_dump(playbook, sort_keys=False))
-    start = len(lab.audit())
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(env["tmp"] / "inventory.yml"), str(path), *args],
-                          cwd=env["tmp"], env=env["env"], capture_output=True, text=True, timeout=300, check=False)
-    assert out.exists(), proc.stdout + proc.stderr
-    results = json.loads(out.read_text())
-    out.unlink()
-    return {"results": [results["r%d" % i] for i in range(len(tasks))], "audit": lab.audit()[start:],
-            "output": proc.stdout + proc.stderr}
+    the audit entries of the run and the output."""
+    return run_play(env, tasks, *args, module_defaults=DEFAULTS, name="cms_recovery")
+
+
+def writes(run) -> list:
+    return harness.writes(run, "host", "cmdlet")
 
 
 def recover(**extra) -> dict:
     return {"name": "recover CMS1", "exchange.dr.cms_recovery": dict(RECOVER, **extra)}
 
 
-def is_read(entry) -> bool:
-    args = entry["parameters"].get("Arguments") or [""]
-    return entry["cmdlet"].startswith(READS) or entry["cmdlet"] == "dnscmd.exe" and args[0] == "/EnumRecords"
-
-
-def writes(run) -> list:
-    return [(e["host"], e["cmdlet"]) for e in run["audit"] if not is_read(e)]
-
-
 def dnscmd(run) -> list:
-    return [e["parameters"]["Arguments"] for e in run["audit"] if e["cmdlet"] == "dnscmd.exe" and not is_read(e)]
+    return [e["parameters"]["Arguments"] for e in harness.writes(run) if e["cmdlet"] == "dnscmd.exe"]
 
 
-def ps(lab, host: str, cmdlet: str, **params):
+def ps(lab, host: str, name: str, **params):
     """One cmdlet on ``host``'s Microsoft.PowerShell endpoint with the 2007 snap-in; plain pypsrp."""
-    h = lab.host(host)
-    wsman = WSMan("127.0.0.1", port=h["https_port"], ssl=True, cert_validation=lab.ca_file, auth="basic",
-                  username="CONTOSO\\administrator", password=PASSWORD, no_proxy=True)
-    with RunspacePool(wsman, configuration_name="Microsoft.PowerShell") as pool:
-        snapin = PowerShell(pool)
-        snapin.add_cmdlet("Add-PSSnapin").add_parameter("Name", SNAPIN).invoke()
-        shell = PowerShell(pool)
-        shell.add_cmdlet(cmdlet)
-        for name, value in params.items():
-            shell.add_parameter(name, value)
-        output = shell.invoke()
-        assert not shell.had_errors, [str(e) for e in shell.streams.error]
-        return [{p: getattr(o, "adapted_properties", {}).get(p, o.extended_properties.get(p))
-                 for p in list(o.adapted_properties) + list(o.extended_properties)} for o in output]
+    return [{p: o.adapted_properties.get(p, o.extended_properties.get(p))
+             for p in list(o.adapted_properties) + list(o.extended_properties)}
+            for o in cmdlet(lab, host, name, params, snapin=True)]
 
 
 def grant_cno(lab) -> None:

@@ -18,23 +18,11 @@ Assertions are on the lab's audit log and on what the read cmdlets return.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
-from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import WSMan
 
-from exchange_lab import Lab
+import harness
+from harness import lab_fixture, ps, run_play
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
-READS = ("Get-", "Select-Object", "Add-PSSnapin")
 CMS1_DN = "CN=CMS1,CN=Computers,DC=contoso,DC=com"
 COMPUTERS = "CN=Computers,DC=contoso,DC=com"
 CONN_2007 = "{{ hostvars['MBX1A'].exchange_dr_connection | combine({'exchange_version': '2007'}) }}"
@@ -42,82 +30,23 @@ CONN_2019 = "{{ hostvars['EX01'].exchange_dr_connection }}"
 DC01 = "{{ hostvars['DC01'].exchange_dr_windows_connection }}"
 
 
-def _env(tmp_path_factory, topology, name):
-    tmp = tmp_path_factory.mktemp(name)
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    lab = Lab(topology, speed=200)
-    lab.__enter__()
-    inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                               capture_output=True, text=True, timeout=60, check=True).stdout
-    (tmp / "inventory.yml").write_text(inventory)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "ansible-home"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
-    return {"lab": lab, "tmp": tmp, "env": env}
-
-
-@pytest.fixture(scope="module")
-def e2007(tmp_path_factory):
-    env = _env(tmp_path_factory, "exchange2007-ccr-scr", "cno2007")
-    yield env
-    env["lab"].__exit__(None, None, None)
-
-
-@pytest.fixture(scope="module")
-def e2019(tmp_path_factory):
-    env = _env(tmp_path_factory, "two-datacenters", "cno2019")
-    yield env
-    env["lab"].__exit__(None, None, None)
+e2007 = lab_fixture("exchange2007-ccr-scr")
+e2019 = lab_fixture("two-datacenters")
 
 
 def play(env, name: str, connection: str, tasks: list) -> dict:
     """Run ``tasks`` (each registered as r0, r1, ...) in one playbook; return the registered
-    results, the recap, the output and the audit entries the run caused."""
-    lab, tmp = env["lab"], env["tmp"]
-    registered = []
-    for i, task in enumerate(tasks):
-        task.setdefault("register", "r%d" % i)
-        registered.append(task["register"])
-    out = tmp / ("%s.json" % name)
-    dump = "{{ {%s} | to_json }}" % ", ".join("'%s': %s" % (r, r) for r in registered)
-    book = [{"name": name, "hosts": "localhost", "gather_facts": False,
-             "module_defaults": {"group/exchange.dr.exchange": connection},
-             "tasks": tasks + [{"name": "results", "ansible.builtin.copy": {"dest": str(out), "mode": "0600",
-                                                                            "content": dump}}]}]
-    path = tmp / ("%s.yml" % name)
-    path.write_text(yaml.safe_dump(book, sort_keys=False))
-    start = len(lab.audit())
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"), str(path)], cwd=tmp,
-                          env=env["env"], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {"results": json.loads(out.read_text()), "output": proc.stdout + proc.stderr, "audit": lab.audit()[start:]}
+    results, the output and the audit entries the run caused."""
+    return run_play(env, tasks, module_defaults=connection, name=name, ignore_errors=False, require_success=True)
 
 
 def writes(run) -> list:
-    return [(e["host"], e["cmdlet"], e["parameters"]) for e in run["audit"] if not e["cmdlet"].startswith(READS)]
-
-
-def invoke(lab, host: str, cmdlet: str, params: dict, configuration: str = "Microsoft.PowerShell",
-           snapin: bool = False) -> list:
-    """One cmdlet through an unmodified pypsrp client (the tests' read-back)."""
-    wsman = WSMan("127.0.0.1", port=lab.host(host)["https_port"], ssl=True, cert_validation=lab.ca_file, auth="basic",
-                  username="CONTOSO\\administrator", password=PASSWORD, no_proxy=True)
-    with RunspacePool(wsman, configuration_name=configuration) as pool:
-        if snapin:
-            PowerShell(pool).add_cmdlet("Add-PSSnapin").add_parameter(
-                "Name", "Microsoft.Exchange.Management.PowerShell.Admin").invoke()
-        ps = PowerShell(pool).add_cmdlet(cmdlet)
-        for key, value in params.items():
-            ps.add_parameter(key, value)
-        output = ps.invoke()
-        assert not ps.had_errors, [str(e) for e in ps.streams.error]
-    return output
+    return harness.writes(run, "host", "cmdlet", "parameters")
 
 
 def ace_rights(lab, host: str, identity: str, user: str, e2007: bool) -> list:
-    rows = invoke(lab, host, "Get-ADPermission", {"Identity": identity, "User": user},
-                  configuration="Microsoft.PowerShell" if e2007 else "Microsoft.Exchange", snapin=e2007)
+    rows = ps(lab, host, "Get-ADPermission", {"Identity": identity, "User": user},
+              configuration="Microsoft.PowerShell" if e2007 else "Microsoft.Exchange", snapin=e2007)
     out = []
     for row in rows:
         rights = row.adapted_properties.get("AccessRights") or row.extended_properties.get("AccessRights")
@@ -156,7 +85,7 @@ def runs2007(e2007):
 
 
 def test_2007_bad_input_fails_naming_the_option_and_writes_nothing(runs2007):
-    r = runs2007["dry"]["results"]
+    r = runs2007["dry"]["registered"]
     assert r["r0"]["failed"] and "principal" in r["r0"]["msg"]
     assert r["r1"]["failed"] and r["r1"]["msg"].startswith("access_rights: 'FullControl'") and "GenericAll" in r["r1"]["msg"]
     assert r["r2"]["failed"] and r["r2"]["msg"].startswith("identity: no Active Directory object CMS9")
@@ -169,7 +98,7 @@ def test_2007_bad_input_fails_naming_the_option_and_writes_nothing(runs2007):
 
 
 def test_2007_check_mode_reports_the_missing_ace_on_the_cms_object(runs2007):
-    check = runs2007["dry"]["results"]["r6"]
+    check = runs2007["dry"]["registered"]["r6"]
     assert check["changed"] is True
     assert check["drift"] == ["ACE missing on %s: CONTOSO\\CLU2$ Allow GenericAll (Full Control) (Deny False)" % CMS1_DN]
     assert "Setup /RecoverCMS" in check["reason"] and "would grant" in check["reason"]
@@ -182,7 +111,7 @@ def test_2007_check_mode_reports_the_missing_ace_on_the_cms_object(runs2007):
 
 def test_2007_apply_grants_full_control_once_then_is_idempotent(runs2007):
     run = runs2007["apply"]
-    grant, again = run["results"]["r0"], run["results"]["r1"]
+    grant, again = run["registered"]["r0"], run["registered"]["r1"]
     assert writes(run) == [("MBX1A", "Add-ADPermission", {"Identity": CMS1_DN, "User": "CONTOSO\\CLU2$",
                                                           "AccessRights": ["GenericAll"], "Confirm": False})]
     assert grant["changed"] is True and grant["after"]["allow"] == ["GenericAll"]
@@ -194,7 +123,7 @@ def test_2007_apply_grants_full_control_once_then_is_idempotent(runs2007):
 
 def test_2007_absent_removes_the_ace_once_then_is_idempotent(runs2007):
     run = runs2007["absent"]
-    check, remove, again = (run["results"][k] for k in ("r0", "r1", "r2"))
+    check, remove, again = (run["registered"][k] for k in ("r0", "r1", "r2"))
     assert check["changed"] and check["drift"] == ["extra ACE on %s: CONTOSO\\CLU2$ Allow GenericAll (Full Control)"
                                                    % CMS1_DN]
     assert [c for _h, c, _p in writes(run)] == ["Remove-ADPermission"]  # the check-mode task sent nothing
@@ -210,7 +139,7 @@ def test_2007_absent_removes_the_ace_once_then_is_idempotent(runs2007):
 def runs2019(e2019):
     lab = e2019["lab"]
     # an account named like a future DAG, enabled, that no DAG member brought online (someone else's?)
-    invoke(lab, "DC01", "New-ADComputer", {"Name": "DAG3", "SAMAccountName": "DAG3", "Enabled": True})
+    ps(lab, "DC01", "New-ADComputer", {"Name": "DAG3", "SAMAccountName": "DAG3", "Enabled": True})
     dag2 = {"identity": "DAG2", "principal": "CONTOSO\\EX01$", "prestage": True, "organizational_unit": COMPUTERS,
             "windows_connection": DC01}
     dag4 = {"identity": "CN=DAG4,%s" % COMPUTERS, "principal": "Exchange Trusted Subsystem", "prestage": True,
@@ -226,8 +155,8 @@ def runs2019(e2019):
     ])
     runs["apply"] = play(e2019, "apply", CONN_2019, [task("prestage", dag2), task("again", dag2),
                                                      task("ets", dag4), task("ets again", dag4)])
-    runs["accounts"] = {name: invoke(lab, "DC01", "Get-ADComputer", {"Identity": name,
-                                                                     "Properties": ["userAccountControl"]})[0]
+    runs["accounts"] = {name: ps(lab, "DC01", "Get-ADComputer", {"Identity": name,
+                                                                 "Properties": ["userAccountControl"]})[0]
                         for name in ("DAG2", "DAG3", "DAG4")}
     runs["aces"] = {"DAG2": ace_rights(lab, "EX01", "CN=DAG2,%s" % COMPUTERS, "CONTOSO\\EX01$", False),
                     "DAG3": ace_rights(lab, "EX01", "CN=DAG3,%s" % COMPUTERS, "CONTOSO\\EX01$", False),
@@ -236,7 +165,7 @@ def runs2019(e2019):
 
 
 def test_prestage_check_mode_plans_account_and_ace_and_writes_nothing(runs2019):
-    r = runs2019["dry"]["results"]
+    r = runs2019["dry"]["registered"]
     check = r["r0"]
     assert check["changed"] is True
     assert check["drift"] == ["computer account DAG2 missing in %s: pre-stage it disabled (runbooks §10.2)" % COMPUTERS,
@@ -252,7 +181,7 @@ def test_prestage_check_mode_plans_account_and_ace_and_writes_nothing(runs2019):
 
 
 def test_prestage_existing_cno_of_a_dag_with_members_is_compliant(runs2019):
-    dag1 = runs2019["dry"]["results"]["r1"]
+    dag1 = runs2019["dry"]["registered"]["r1"]
     assert dag1["changed"] is False and dag1["drift"] == []
     assert dag1["identity"] == "CN=DAG1,%s" % COMPUTERS  # resolved through Get-ADComputer on DC01
     assert dag1["reason"] == ("compliant: Exchange Trusted Subsystem is allowed GenericAll (Full Control) on "
@@ -260,7 +189,7 @@ def test_prestage_existing_cno_of_a_dag_with_members_is_compliant(runs2019):
 
 
 def test_prestage_enabled_account_without_members_is_reported_not_touched(runs2019):
-    res = runs2019["dry"]["results"]["r2"]
+    res = runs2019["dry"]["registered"]["r2"]
     assert res["changed"] is False and res["actions"] == []
     assert len(res["drift"]) == 1 and "computer account CN=DAG3,%s is enabled although DAG DAG3" % COMPUTERS in res["drift"][0]
     assert res["reason"].startswith("not changed:") and "left untouched" in res["reason"]
@@ -270,7 +199,7 @@ def test_prestage_enabled_account_without_members_is_reported_not_touched(runs20
 
 
 def test_prestage_bad_input_names_the_option(runs2019):
-    r = runs2019["dry"]["results"]
+    r = runs2019["dry"]["registered"]
     assert r["r3"]["failed"] and r["r3"]["msg"].startswith("identity: 'DAG-NAME-TOO-LONG' is not a computer name")
     assert r["r4"]["failed"] and r["r4"]["msg"].startswith("prestage creates the DAG's computer account and works only "
                                                            "with state=present")
@@ -280,7 +209,7 @@ def test_prestage_bad_input_names_the_option(runs2019):
 
 def test_prestage_creates_disabled_account_and_grants_first_member_then_idempotent(runs2019):
     run = runs2019["apply"]
-    r = run["results"]
+    r = run["registered"]
     assert [(h, c) for h, c, _p in writes(run)] == [("DC01", "New-ADComputer"), ("EX01", "Add-ADPermission"),
                                                     ("DC01", "New-ADComputer"), ("EX01", "Add-ADPermission")]
     assert writes(run)[0][2] == {"Name": "DAG2", "SAMAccountName": "DAG2", "Enabled": False, "Path": COMPUTERS}

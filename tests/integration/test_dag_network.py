@@ -9,21 +9,12 @@ Assertions are on the lab's state and audit log.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 
-from exchange_lab import Lab
+import harness
+from harness import lab_fixture, run_play
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-READS = ("Get-", "Select-Object")
-DEFAULTS = {"group/exchange.dr.exchange": "{{ hostvars['EX01'].exchange_dr_connection }}"}
+DEFAULTS = "{{ hostvars['EX01'].exchange_dr_connection }}"
 NETWORKS = [
     {"name": "MapiDagNetwork", "replication_enabled": False},
     {"name": "ReplicationDagNetwork01", "subnets": ["10.2.2.0/24", "10.1.2.0/24"], "replication_enabled": True},
@@ -35,43 +26,15 @@ def task(**args) -> dict:
     return {"exchange.dr.dag_network": dict({"dag": "DAG1"}, **args)}
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("dag_network")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    with Lab("two-datacenters", speed=200) as lab:
-        inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                                   capture_output=True, text=True, timeout=60, check=True).stdout
-        (tmp / "inventory.yml").write_text(inventory)
-        yield {"lab": lab, "tmp": tmp,
-               "env": dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "ansible-home"),
-                           ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")}
+env = lab_fixture("two-datacenters")
 
 
 def play(env, tasks: list, *args: str) -> dict:
-    lab = env["lab"]
-    body = [dict(t, name="t%d" % i, register="r%d" % i, ignore_errors=True) for i, t in enumerate(tasks)]
-    out = env["tmp"] / "results.json"
-    names = ", ".join("'r%d': r%d" % (i, i) for i in range(len(tasks)))
-    body.append({"name": "results", "check_mode": False, "ansible.builtin.copy": {
-        "dest": str(out), "mode": "0600", "content": "{{ {%s} | to_json }}" % names}})
-    path = env["tmp"] / "play.yml"
-    path.write_text(yaml.safe_dump([{"name": "dag networks", "hosts": "localhost", "gather_facts": False,
-                                     "module_defaults": DEFAULTS, "tasks": body}], sort_keys=False))
-    start = len(lab.audit())
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(env["tmp"] / "inventory.yml"), str(path), *args],
-                          cwd=env["tmp"], env=env["env"], capture_output=True, text=True, timeout=300, check=False)
-    assert out.exists(), proc.stdout + proc.stderr
-    results = json.loads(out.read_text())
-    out.unlink()
-    return {"results": [results["r%d" % i] for i in range(len(tasks))], "audit": lab.audit()[start:],
-            "state": lab.state()}
+    return run_play(env, tasks, *args, module_defaults=DEFAULTS, name="dag_networks")
 
 
 def writes(run) -> list:
-    return [e["cmdlet"] for e in run["audit"] if not e["cmdlet"].startswith(READS)]
+    return harness.writes(run, "cmdlet")
 
 
 def networks(state) -> dict:

@@ -20,20 +20,13 @@ DB08\\EX03 (inside the collection's gate, refused by Exchange's own lag check).
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from exchange_lab import Lab
-
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
+import harness
+from harness import PASSWORD, REPO, lab_env, role_defaults_and_spec, run_playbook
 FAST = {"poll_interval": 0.2, "timeout": 60}
 CONNECTION = {"group/exchange.dr.exchange": "{{ exchange_dr_connection }}"}
 READS = {"Select-Object"}
@@ -151,22 +144,14 @@ def projection(state):
 
 def writes(audit):
     """The state-changing calls of an audit slice: (cmdlet, parameters) in order."""
-    return [(a["cmdlet"], a["parameters"]) for a in audit
-            if a["cmdlet"] not in READS and not a["cmdlet"].startswith("Get-")]
+    return harness.writes(audit, "cmdlet", "parameters")
 
 
 @pytest.fixture(scope="module")
 def lab_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("database_switchover")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "ansible-home"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
-    with Lab("two-datacenters", speed=200) as lab:
-        inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                                   capture_output=True, text=True, timeout=60, check=True).stdout
-        (tmp / "inventory.yml").write_text(inventory)
+    with lab_env(tmp, "two-datacenters") as env:
+        lab = env["lab"]
         lab.inject_fault({"kind": "copy_queue", "database": "DB02", "server": "EX01", "copy_queue": 4})
         for server in ("EX04", "EX01", "EX02"):
             lab.inject_fault({"kind": "copy_status", "database": "DB05", "server": server, "status": "Failed"})
@@ -174,13 +159,11 @@ def lab_run(tmp_path_factory):
         runs = {}
         for name, builder, flags in (("check", check_playbook, ["--check", "--diff"]), ("apply", apply_playbook, [])):
             results = tmp / ("%s.json" % name)
-            (tmp / ("%s.yml" % name)).write_text(yaml.safe_dump(builder(results), sort_keys=False))
-            start, before = len(lab.audit()), projection(lab.state())
-            proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "inventory.yml", *flags, "%s.yml" % name],
-                                  cwd=tmp, env=env, capture_output=True, text=True, timeout=300, check=False)
-            assert proc.returncode == 0, proc.stdout + proc.stderr
-            runs[name] = {"results": json.loads(results.read_text()), "output": proc.stdout + proc.stderr,
-                          "audit": lab.audit()[start:], "before": before, "after": projection(lab.state())}
+            before = projection(lab.state())
+            run = run_playbook(env, builder(results), *flags, name=name)
+            assert run["rc"] == 0, run["output"]
+            runs[name] = {"results": json.loads(results.read_text()), "output": run["output"],
+                          "audit": run["audit"], "before": before, "after": projection(run["state"])}
         yield runs
 
 
@@ -363,9 +346,7 @@ def test_no_traceback_and_no_secret_in_output(lab_run):
 
 # ---------------------------------------------------------------------- collection files
 def test_role_defaults_match_argument_specs():
-    root = REPO / "roles" / "database_switchover"
-    defaults = yaml.safe_load((root / "defaults" / "main.yml").read_text())
-    spec = yaml.safe_load((root / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    defaults, spec = role_defaults_and_spec("database_switchover")
     assert set(defaults) == set(spec)
     for name, option in spec.items():
         if "default" in option:

@@ -23,21 +23,12 @@ and audit log only.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import WSMan
 
-from exchange_lab import Lab
-
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
+import harness
+from harness import PASSWORD, REPO, lab_env, ps, run_playbook
 DC1, DC2 = ["EX01", "EX02"], ["EX03", "EX04"]
 HOME = {"DB01": "EX01", "DB02": "EX02", "DB03": "EX01", "DB04": "EX02", "DB05": "EX03", "DB06": "EX04",
         "DB07": "EX01", "DB08": "EX02"}
@@ -76,40 +67,17 @@ PREPARE = [{
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("datacenter")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    with Lab("two-datacenters", speed=200) as lab:
-        inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                                   capture_output=True, text=True, timeout=60, check=True).stdout
-        (tmp / "inventory.yml").write_text(inventory)
-        (tmp / "prepare.yml").write_text(yaml.safe_dump(PREPARE, sort_keys=False))
-        yield {
-            "lab": lab, "tmp": tmp,
-            "env": dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "ansible-home"),
-                        ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0"),
-        }
-
-
-def playbook(env, path, *args) -> dict:
-    """Run a playbook; returns its exit status, output, the audit entries it caused and the state after."""
-    lab = env["lab"]
-    start = len(lab.audit())
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(env["tmp"] / "inventory.yml"), str(path), *args],
-                          cwd=env["tmp"], env=env["env"], capture_output=True, text=True, timeout=300, check=False)
-    recap = next((line for line in reversed(proc.stdout.splitlines()) if line.startswith("localhost ")), "")
-    counts = dict(item.split("=") for item in recap.split()[2:]) if recap else {}
-    return {"rc": proc.returncode, "output": proc.stdout + proc.stderr, "audit": lab.audit()[start:],
-            "state": lab.state(), "changed": int(counts.get("changed", -1))}
+    with lab_env(tmp_path_factory.mktemp("datacenter"), "two-datacenters") as env:
+        (env["tmp"] / "prepare.yml").write_text(yaml.safe_dump(PREPARE, sort_keys=False))
+        yield env
 
 
 def writes(run) -> list:
-    return [e for e in run["audit"] if not e["cmdlet"].startswith(READS)]
+    return harness.writes(run, reads=READS)
 
 
 def sequence(run) -> list:
-    return [(e["host"], e["cmdlet"], "ok" if e["outcome"] == "ok" else "failed") for e in writes(run)]
+    return harness.writes(run, "host", "cmdlet", "status", reads=READS)
 
 
 def dag(state) -> dict:
@@ -141,40 +109,34 @@ def runs(env):
     lab, tmp = env["lab"], env["tmp"]
     switchover = str(REPO / "playbooks" / "datacenter_switchover.yml")
     failback = str(REPO / "playbooks" / "datacenter_failback.yml")
-    result = {"ttl_refused": playbook(env, switchover)}  # the topology's namespaces have a TTL of 3600 s
-    result["prepare"] = playbook(env, tmp / "prepare.yml")
+    result = {"ttl_refused": run_playbook(env, switchover)}  # the topology's namespaces have a TTL of 3600 s
+    result["prepare"] = run_playbook(env, tmp / "prepare.yml")
     result["bad_messages"] = json.loads((tmp / "bad-input.json").read_text())
     result["before"] = lab.state()
     lab.inject_fault({"id": "site_down", "target": "DC1"})
     lab.inject_fault({"id": "host_unreachable", "target": "FS02"})
     result["outage"] = lab.state()
-    result["failed"] = playbook(env, switchover)
+    result["failed"] = run_playbook(env, switchover)
     lab.clear_faults({"id": "host_unreachable", "target": "FS02"})
     result["check_before"] = lab.state()
-    result["switchover_check"] = playbook(env, switchover, "--check")
-    result["switchover"] = playbook(env, switchover)
-    result["switchover_again"] = playbook(env, switchover)
+    result["switchover_check"] = run_playbook(env, switchover, "--check")
+    result["switchover"] = run_playbook(env, switchover)
+    result["switchover_again"] = run_playbook(env, switchover)
     lab.clear_faults()
     result["failback_check_before"] = lab.state()
-    result["failback_check"] = playbook(env, failback, "--check", "-e", BLOCKED)
-    result["failback"] = playbook(env, failback, "-e", BLOCKED)
+    result["failback_check"] = run_playbook(env, failback, "--check", "-e", BLOCKED)
+    result["failback"] = run_playbook(env, failback, "-e", BLOCKED)
     unblock(lab, "EX04")  # someone lifts the block of a DR server: the next run re-applies it and nothing else
     result["drift"] = lab.state()
-    result["failback_again"] = playbook(env, failback, "-e", BLOCKED)
+    result["failback_again"] = run_playbook(env, failback, "-e", BLOCKED)
     return result
 
 
 # ----------------------------------------------------------------------------- the tests
 def unblock(lab, server: str) -> None:
     """Set-MailboxServer -DatabaseCopyAutoActivationPolicy Unrestricted with plain pypsrp (not the collection)."""
-    wsman = WSMan("127.0.0.1", port=lab.host("EX03")["https_port"], path="PowerShell", ssl=True, auth="basic",
-                  username="CONTOSO\\administrator", password=PASSWORD, cert_validation=lab.ca_file, no_proxy=True)
-    with RunspacePool(wsman, configuration_name="Microsoft.Exchange") as pool:
-        ps = PowerShell(pool)
-        ps.add_cmdlet("Set-MailboxServer").add_parameter("Identity", server)
-        ps.add_parameter("DatabaseCopyAutoActivationPolicy", "Unrestricted")
-        ps.invoke()
-        assert not ps.had_errors, ps.streams.error
+    ps(lab, "EX03", "Set-MailboxServer", {"Identity": server, "DatabaseCopyAutoActivationPolicy": "Unrestricted"},
+       configuration="Microsoft.Exchange", path="PowerShell")
 
 
 def test_setup_and_bad_input(runs):

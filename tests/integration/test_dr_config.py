@@ -22,64 +22,29 @@ read cmdlets through plain pypsrp.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import WSMan
 
-from exchange_lab import Lab
+import harness
+from harness import REPO, lab_env, properties, run_playbook
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
-SNAPIN = "Microsoft.Exchange.Management.PowerShell.Admin"
 ENFORCE = REPO / "playbooks" / "enforce_dr_config.yml"
 FAILOVER = REPO / "playbooks" / "scr_site_failover.yml"
 VARS = REPO / "playbooks" / "vars"
-READS = ("Get-", "Select-Object", "Add-PSSnapin")
 
 
-def make_env(tmp: Path, lab: Lab) -> dict:
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                               capture_output=True, text=True, timeout=60, check=True).stdout
-    (tmp / "inventory.yml").write_text(inventory)
-    return {"lab": lab, "tmp": tmp,
-            "env": dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "ansible-home"),
-                        ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")}
-
-
-def playbook(env, path: Path, topology: str, *args: str, report: str | None = None) -> dict:
+def playbook(env, path, topology: str, *args: str, report: str | None = None) -> dict:
     """Run a playbook with the topology's vars file; returns its exit status, output, recap counts, the
     audit entries it caused and (with ``report``) the JSON report it wrote."""
-    lab = env["lab"]
-    start = len(lab.audit())
     extra = ["-e", "dr_config_report_path=%s" % (env["tmp"] / report)] if report else []
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(env["tmp"] / "inventory.yml"), str(path),
-                           "-e", "@%s" % (VARS / ("%s.yml" % topology)), *extra, *args],
-                          cwd=env["tmp"], env=env["env"], capture_output=True, text=True, timeout=300, check=False)
-    recap = next((line for line in reversed(proc.stdout.splitlines()) if line.startswith("localhost ")), "")
-    counts = dict(item.split("=") for item in recap.split()[2:]) if recap else {}
-    run = {"rc": proc.returncode, "output": proc.stdout + proc.stderr, "audit": lab.audit()[start:],
-           "changed": int(counts.get("changed", -1))}
+    run = run_playbook(env, path, "-e", "@%s" % (VARS / ("%s.yml" % topology)), *extra, *args)
     if report and (env["tmp"] / report).exists():
         run["report"] = json.loads((env["tmp"] / report).read_text())
     return run
 
 
-def is_read(entry) -> bool:
-    args = entry["parameters"].get("Arguments") or [""]
-    return entry["cmdlet"].startswith(READS) or (entry["cmdlet"] == "dnscmd.exe" and str(args[0]).lower() == "/enumrecords")
-
-
 def writes(run) -> list:
-    return [(e["host"], e["cmdlet"]) for e in run["audit"] if not is_read(e)]
+    return harness.writes(run, "host", "cmdlet")
 
 
 def items(run) -> dict:
@@ -98,26 +63,14 @@ def records(lab, name: str) -> list:
 
 def ps(lab, host: str, cmdlet: str, snapin: bool = True, **params) -> list:
     """One cmdlet on ``host``'s Microsoft.PowerShell endpoint (with the 2007 snap-in); plain pypsrp."""
-    wsman = WSMan("127.0.0.1", port=lab.host(host)["https_port"], ssl=True, cert_validation=lab.ca_file, auth="basic",
-                  username="CONTOSO\\administrator", password=PASSWORD, no_proxy=True)
-    with RunspacePool(wsman, configuration_name="Microsoft.PowerShell") as pool:
-        if snapin:
-            PowerShell(pool).add_cmdlet("Add-PSSnapin").add_parameter("Name", SNAPIN).invoke()
-        shell = PowerShell(pool)
-        shell.add_cmdlet(cmdlet)
-        for name, value in params.items():
-            shell.add_parameter(name, value)
-        output = shell.invoke()
-        assert not shell.had_errors, [str(e) for e in shell.streams.error]
-        return [{**o.adapted_properties, **o.extended_properties} for o in output]
+    return [properties(o) for o in harness.ps(lab, host, cmdlet, params, snapin=snapin)]
 
 
 # --------------------------------------------------------------------------------- Exchange 2007
 @pytest.fixture(scope="module")
 def e2007(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("dr_config_2007")
-    with Lab("exchange2007-ccr-scr", speed=200) as lab:
-        env = make_env(tmp, lab)
+    with lab_env(tmp_path_factory.mktemp("dr_config_2007"), "exchange2007-ccr-scr") as env:
+        lab = env["lab"]
         runs = {"failover_before_fix": playbook(env, FAILOVER, "exchange2007-ccr-scr")}
         runs["check"] = playbook(env, ENFORCE, "exchange2007-ccr-scr", "--check", report="check.json")
         runs["fix"] = playbook(env, ENFORCE, "exchange2007-ccr-scr", report="fix.json")
@@ -216,9 +169,8 @@ def test_2007_failover_after_the_fix_recovers_cms1_in_dc2(e2007):
 # ------------------------------------------------------------------------------ Exchange 2019
 @pytest.fixture(scope="module")
 def dc2(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("dr_config_2019")
-    with Lab("two-datacenters", speed=200) as lab:
-        env = make_env(tmp, lab)
+    with lab_env(tmp_path_factory.mktemp("dr_config_2019"), "two-datacenters") as env:
+        lab = env["lab"]
         runs = {"check": playbook(env, ENFORCE, "two-datacenters", "--check", report="check.json")}
         runs["fix"] = playbook(env, ENFORCE, "two-datacenters", report="fix.json")
         runs["again"] = playbook(env, ENFORCE, "two-datacenters", report="again.json")

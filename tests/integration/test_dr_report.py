@@ -23,18 +23,15 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import yaml
 
 from exchange_lab import Lab
+from harness import REPO, lab_env, role_defaults_and_spec, run_playbook
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 SCREENSHOT = REPO / "docs" / "images" / "dr_report.png"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -142,27 +139,17 @@ def playbook(tmp: Path, lab: Lab, out: Path) -> list:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dr_report")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
     (tmp / "dr_config.json").write_text(json.dumps(DR_CONFIG))
     out = tmp / "reports"  # created by the role
-    with Lab("two-datacenters", speed=200) as lab:
-        inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                                   capture_output=True, text=True, timeout=60, check=True).stdout
-        (tmp / "inventory.yml").write_text(inventory)
+    with lab_env(tmp, "two-datacenters", home="home") as env:
+        lab = env["lab"]
         lab.inject_fault({"id": "admin-suspends-wrong-database-copy", "target": "DB03\\EX04"})
-        (tmp / "play.yml").write_text(yaml.safe_dump(playbook(tmp, lab, out), sort_keys=False))
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "home"),
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
-        proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"), "play.yml"], cwd=tmp,
-                              env=env, capture_output=True, text=True, timeout=300, check=False)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        state = lab.state()
-        checked = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"), "--check",
-                                  str(REPO / "playbooks" / "dr_report.yml"), "-e", "dr_report_dest=%s" % (tmp / "c" / "dr.html")],
-                                 cwd=tmp, env=env, capture_output=True, text=True, timeout=300, check=False)
-        yield {"tmp": tmp, "out": out, "output": proc.stdout, "state": state, "checked": checked,
+        played = run_playbook(env, playbook(tmp, lab, out), name="play")
+        assert played["rc"] == 0, played["output"]
+        state = played["state"]
+        checked = run_playbook(env, REPO / "playbooks" / "dr_report.yml", "--check",
+                               "-e", "dr_report_dest=%s" % (tmp / "c" / "dr.html"), name="checked")
+        yield {"tmp": tmp, "out": out, "output": played["stdout"], "state": state, "checked": checked,
                "results": json.loads((tmp / "results.json").read_text()),
                "servers": sorted(s["name"] for s in state["exchange_servers"]),
                "databases": sorted(d["name"] for d in state["databases"])}
@@ -263,15 +250,13 @@ def test_idempotent_check_mode_and_bad_input(run):
 
 def test_playbook_in_check_mode_writes_nothing(run):
     checked = run["checked"]
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked["rc"] == 0, checked["output"]
     assert not (run["tmp"] / "c").exists()
-    assert "DR report of DAG1: %s" % (run["tmp"] / "c" / "dr.html") in " ".join(checked.stdout.split())
+    assert "DR report of DAG1: %s" % (run["tmp"] / "c" / "dr.html") in " ".join(checked["stdout"].split())
 
 
 def test_role_defaults_match_argument_specs():
-    root = REPO / "roles" / "dr_report"
-    defaults = yaml.safe_load((root / "defaults" / "main.yml").read_text())
-    spec = yaml.safe_load((root / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    defaults, spec = role_defaults_and_spec("dr_report")
     assert set(defaults) == set(spec)
     for name, option in spec.items():
         assert option.get("default") == defaults[name], name
@@ -281,19 +266,9 @@ def test_role_defaults_match_argument_specs():
 def run_2007(tmp_path_factory):
     """The playbook against the Exchange 2007 CCR/SCR lab: the clustered mailbox server drawn like a DAG."""
     tmp = tmp_path_factory.mktemp("dr_report_2007")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    with Lab("exchange2007-ccr-scr", speed=200) as lab:
-        inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                                   capture_output=True, text=True, timeout=60, check=True).stdout
-        (tmp / "inventory.yml").write_text(inventory)
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "home"),
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
-        proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"),
-                               str(REPO / "playbooks" / "dr_report.yml"), "-e", "dr_report_dest=%s" % (tmp / "dr.html")],
-                              cwd=tmp, env=env, capture_output=True, text=True, timeout=300, check=False)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+    with lab_env(tmp, "exchange2007-ccr-scr", home="home") as env:
+        run = run_playbook(env, REPO / "playbooks" / "dr_report.yml", "-e", "dr_report_dest=%s" % (tmp / "dr.html"))
+        assert run["rc"] == 0, run["output"]
         yield {"tmp": tmp, "data": json.loads((tmp / "dr.json").read_text())}
 
 

@@ -10,10 +10,8 @@ symlink to the repository and ``ANSIBLE_COLLECTIONS_PATH``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,12 +19,9 @@ import pytest
 import yaml
 
 from exchange_lab import Lab
+from harness import ADMIN, PASSWORD, harness_env, run_playbook
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-ADMIN = "CONTOSO\\administrator"
 VIEWER = "CONTOSO\\viewer"
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
 SERVERS = ["EX01", "EX02", "EX03", "EX04"]
 
 
@@ -79,21 +74,20 @@ def playbook(lab: Lab, results: Path) -> list:
     }]
 
 
-def run_playbook(tmp: Path, plays: list) -> subprocess.CompletedProcess:
-    """ansible-playbook on ``plays`` with the collection reached through a symlink in ``tmp``."""
-    collections = tmp / "collections"
-    if not collections.exists():
-        (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-        (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    (tmp / "playbook.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
-    (tmp / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {
+def localhost_env(tmp: Path, lab: Lab) -> dict:
+    """The harness env of ``lab`` with an inventory of localhost only (the connection is in module_defaults)."""
+    env = harness_env(tmp, lab, inventory=None)
+    env["inventory"] = tmp / "inventory.yml"
+    env["inventory"].write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "ansible-home"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
-    proc = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(tmp / "inventory.yml"), str(tmp / "playbook.yml")],
-                          cwd=tmp, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+    return env
+
+
+def play(env: dict, plays: list) -> dict:
+    """ansible-playbook on ``plays``; it must succeed."""
+    run = run_playbook(env, plays, name="playbook")
+    assert run["rc"] == 0, run["output"]
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +95,8 @@ def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("exchange_info")
     with Lab("two-datacenters", speed=200) as lab:
         results = tmp / "results.json"
-        proc = run_playbook(tmp, playbook(lab, results))
-        yield {"results": json.loads(results.read_text()), "output": proc.stdout + proc.stderr,
+        played = play(localhost_env(tmp, lab), playbook(lab, results))
+        yield {"results": json.loads(results.read_text()), "output": played["output"],
                "audit": lab.audit(), "lab": lab}
 
 
@@ -216,13 +210,14 @@ def playbook_2007(lab: Lab, results: Path, cases: tuple, **extra) -> list:
 def run_2007(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("exchange_info_2007")
     with Lab("exchange2007-ccr-scr", speed=200) as lab:
+        env = localhost_env(tmp, lab)
         results = tmp / "results.json"
-        run_playbook(tmp, playbook_2007(lab, results, E2007_CASES))
+        play(env, playbook_2007(lab, results, E2007_CASES))
         before = json.loads(results.read_text())
         audit = lab.audit()
         # the active node fails: CCR moves CMS1 to MBX1B, the copy on MBX1A can no longer replicate
         lab.inject_fault({"kind": "server_down", "server": "MBX1A"})
-        run_playbook(tmp, playbook_2007(lab, results, ("e2007_copies",)))
+        play(env, playbook_2007(lab, results, ("e2007_copies",)))
         after = json.loads(results.read_text())["e2007_copies"]
         yield {"results": before, "after_failover": after, "audit": audit}
 

@@ -10,19 +10,12 @@ data exchange_info returns.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from exchange_lab import Lab
-
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
+import harness
+from harness import PASSWORD, lab_fixture, lab_inventory
 EXCHANGE = ["EX01", "EX02", "EX03", "EX04"]
 
 
@@ -41,24 +34,11 @@ def group_hosts(listing, group):
     return sorted(listing.get(group, {}).get("hosts", []))
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("inventory")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    with Lab("two-datacenters", speed=200) as lab:
-        yield {
-            "lab": lab, "tmp": tmp,
-            "env": dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "ansible-home"),
-                        ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0",
-                        ANSIBLE_INVENTORY_UNPARSED_FAILED="1"),
-        }
+env = lab_fixture("two-datacenters", inventory=None, ANSIBLE_INVENTORY_UNPARSED_FAILED="1")
 
 
 def ansible(env, tool, *args, check=True):
-    proc = subprocess.run([str(BIN / tool), *args], cwd=env["tmp"], env=env["env"], capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = harness.ansible(env, tool, *args)
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
@@ -110,10 +90,7 @@ PLAYBOOK_STATIC = [
 @pytest.fixture(scope="module")
 def static(env):
     lab, tmp = env["lab"], env["tmp"]
-    proc = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                          capture_output=True, text=True, timeout=60, check=True)
-    path = tmp / "lab-inventory.yml"
-    path.write_text(proc.stdout)
+    path = lab_inventory(lab, tmp / "lab-inventory.yml")
     listing = json.loads(ansible(env, "ansible-inventory", "-i", str(path), "--list").stdout)
     (tmp / "static.yml").write_text(yaml.safe_dump(PLAYBOOK_STATIC, sort_keys=False))
     start = len(lab.audit())

@@ -10,99 +10,47 @@ list, the CAS Application logs) and on its audit log.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
-from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import WSMan
 
-from exchange_lab import Lab
+import harness
+from harness import lab_fixture, properties, ps, run_play
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
 PKG = "C:\\Updates\\Exchange2007-SP1-UR5-x64.msp"
 HOSTS = ["MBX1A", "MBX1B", "CAS1", "CAS2"]
 PATCHES = ("HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Installer\\UserData\\S-1-5-18\\Products\\"
            "461C2B4266EDEF444B864AD6D9E5B613\\Patches\\*")
-SNAPIN = "Microsoft.Exchange.Management.PowerShell.Admin"
-READS = ("Get-", "Select-Object", "Add-PSSnapin")
 CONNS = "{{ dict(%s | zip(%s | map('extract', hostvars, 'exchange_dr_windows_connection'))) }}" % (HOSTS, HOSTS)
-DEFAULTS = {"group/exchange.dr.exchange": "{{ hostvars['CAS1'].exchange_dr_windows_connection }}"}
+DEFAULTS = "{{ hostvars['CAS1'].exchange_dr_windows_connection }}"
 
 
 def task(**args) -> dict:
     return {"exchange.dr.oab_share_scope": dict({"cms": "CMS1", "windows_connections": CONNS}, **args)}
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("oab_share_scope")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    with Lab("exchange2007-ccr-scr", speed=200) as lab:
-        inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                                   capture_output=True, text=True, timeout=60, check=True).stdout
-        (tmp / "inventory.yml").write_text(inventory)
-        yield {"lab": lab, "tmp": tmp,
-               "env": dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "ansible-home"),
-                           ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")}
+env = lab_fixture("exchange2007-ccr-scr")
 
 
 def play(env, tasks: list, *args: str) -> dict:
     """Run the tasks (each registers ``r<i>``; failures ignored): each task's result and the audit entries."""
-    lab = env["lab"]
-    body = [dict(t, name="t%d" % i, register="r%d" % i, ignore_errors=True) for i, t in enumerate(tasks)]
-    out = env["tmp"] / "results.json"
-    names = ", ".join("'r%d': r%d" % (i, i) for i in range(len(tasks)))
-    body.append({"name": "results", "check_mode": False, "ansible.builtin.copy": {
-        "dest": str(out), "mode": "0600", "content": "{{ {%s} | to_json }}" % names}})
-    path = env["tmp"] / "play.yml"
-    path.write_text(yaml.safe_dump([{"name": "oab", "hosts": "localhost", "gather_facts": False,
-                                     "module_defaults": DEFAULTS, "tasks": body}], sort_keys=False))
-    start = len(lab.audit())
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(env["tmp"] / "inventory.yml"), str(path), *args],
-                          cwd=env["tmp"], env=env["env"], capture_output=True, text=True, timeout=300, check=False)
-    assert out.exists(), proc.stdout + proc.stderr
-    results = json.loads(out.read_text())
-    out.unlink()
-    return {"results": [results["r%d" % i] for i in range(len(tasks))], "audit": lab.audit()[start:]}
+    return run_play(env, tasks, *args, module_defaults=DEFAULTS, name="oab")
 
 
 def writes(run) -> list:
-    return [(e["host"], e["cmdlet"]) for e in run["audit"] if not e["cmdlet"].startswith(READS)]
+    return harness.writes(run, "host", "cmdlet")
 
 
-def ps(lab, host: str, cmdlet: str, snapin: bool = False, **params) -> list:
+def cmdlet(lab, host: str, name: str, snapin: bool = False, **params) -> list:
     """One cmdlet on ``host``'s Microsoft.PowerShell endpoint (with the 2007 snap-in if asked); plain pypsrp."""
-    h = lab.host(host)
-    wsman = WSMan("127.0.0.1", port=h["https_port"], ssl=True, cert_validation=lab.ca_file, auth="basic",
-                  username="CONTOSO\\administrator", password=PASSWORD, no_proxy=True)
-    with RunspacePool(wsman, configuration_name="Microsoft.PowerShell") as pool:
-        if snapin:
-            PowerShell(pool).add_cmdlet("Add-PSSnapin").add_parameter("Name", SNAPIN).invoke()
-        shell = PowerShell(pool)
-        shell.add_cmdlet(cmdlet)
-        for name, value in params.items():
-            shell.add_parameter(name, value)
-        output = shell.invoke()
-        assert not shell.had_errors, [str(e) for e in shell.streams.error]
-        return [dict(o.adapted_properties, **o.extended_properties) for o in output]
+    return [properties(o) for o in ps(lab, host, name, params, snapin=snapin)]
 
 
 def rollups(lab) -> dict:
-    return {node: [r["DisplayName"] for r in ps(lab, node, "Get-ItemProperty", Path=PATCHES)]
+    return {node: [r["DisplayName"] for r in cmdlet(lab, node, "Get-ItemProperty", Path=PATCHES)]
             for node in ("MBX1A", "MBX1B")}
 
 
 def fds_events(lab, cas: str) -> list:
-    return [e for e in ps(lab, cas, "Get-EventLog", LogName="Application")
+    return [e for e in cmdlet(lab, cas, "Get-EventLog", LogName="Application")
             if e["EventID"] == 1021 and e["Source"] == "MSExchangeFDS"]
 
 
@@ -111,7 +59,7 @@ def runs(env):
     lab = env["lab"]
     out = {"rollups_before": rollups(lab)}
     # the scheduled FDS run of CAS1 fails today (seed 000 Q4): event 1021
-    ps(lab, "CAS1", "Update-FileDistributionService", snapin=True, Identity="CAS1", Confirm=False)
+    cmdlet(lab, "CAS1", "Update-FileDistributionService", snapin=True, Identity="CAS1", Confirm=False)
     out["events_before"] = {cas: fds_events(lab, cas) for cas in ("CAS1", "CAS2")}
     out["bad"] = play(env, [
         task(install_rollup=True),

@@ -18,23 +18,12 @@ Assertions are on the lab's audit log and on Get-ClusteredMailboxServerStatus re
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
-from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import WSMan
+from pypsrp.powershell import PowerShell
 
-from exchange_lab import Lab
+import harness
+from harness import lab_fixture, run_play, session
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
-READS = ("Get-", "Select-Object", "Add-PSSnapin")
 CONN = "{{ hostvars['MBX1A'].exchange_dr_connection }}"  # the module selects the 2007 snap-in endpoint itself
 MBX1A = {"identity": "CMS1", "target_machine": "MBX1A", "host_name": "MBX1A-REPL", "ipv4_address": "10.1.2.121",
          "cluster": "CONTOSO\\CLU1"}
@@ -43,60 +32,27 @@ MBX1B = {"identity": "CMS1", "target_machine": "MBX1B", "host_name": "MBX1B-REPL
 SCR_REASON = "not for standby continuous replication (SCR) (seed 000 Q3, runbooks §12.1)"
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("replication_hostname")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    with Lab("exchange2007-ccr-scr", speed=200) as lab:
-        inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir",
-                                    str(lab.state_dir)], capture_output=True, text=True, timeout=60, check=True).stdout
-        (tmp / "inventory.yml").write_text(inventory)
-        yield {"lab": lab, "tmp": tmp,
-               "env": dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections),
-                           ANSIBLE_HOME=str(tmp / "ansible-home"), ANSIBLE_NOCOLOR="1",
-                           ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")}
+env = lab_fixture("exchange2007-ccr-scr")
 
 
 def play(env, name: str, tasks: list) -> dict:
     """Run ``tasks`` (registered as r0, r1, ...) in one playbook: registered results, output and the
     audit entries of the run."""
-    lab, tmp = env["lab"], env["tmp"]
-    for i, item in enumerate(tasks):
-        item.setdefault("register", "r%d" % i)
-    out = tmp / ("%s.json" % name)
-    dump = "{{ {%s} | to_json }}" % ", ".join("'%s': %s" % (t["register"], t["register"]) for t in tasks)
-    book = [{"name": name, "hosts": "localhost", "gather_facts": False,
-             "module_defaults": {"group/exchange.dr.exchange": CONN},
-             "tasks": tasks + [{"name": "results", "ansible.builtin.copy": {"dest": str(out), "mode": "0600",
-                                                                            "content": dump}}]}]
-    path = tmp / ("%s.yml" % name)
-    path.write_text(yaml.safe_dump(book, sort_keys=False))
-    start = len(lab.audit())
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"), str(path)], cwd=tmp,
-                          env=env["env"], capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {"results": json.loads(out.read_text()), "output": proc.stdout + proc.stderr, "audit": lab.audit()[start:]}
+    return run_play(env, tasks, module_defaults=CONN, name=name, ignore_errors=False, require_success=True)
 
 
 def writes(run) -> list:
-    return [(e["cmdlet"], e["parameters"], "ok" if e["outcome"] == "ok" else "failed") for e in run["audit"]
-            if not e["cmdlet"].startswith(READS)]
+    return harness.writes(run, "cmdlet", "parameters", "status")
 
 
 def host_names(lab) -> dict:
     """Get-ClusteredMailboxServerStatus -Identity CMS1 through an unmodified pypsrp client."""
-    wsman = WSMan("127.0.0.1", port=lab.host("MBX1A")["https_port"], ssl=True, cert_validation=lab.ca_file,
-                  auth="basic", username="CONTOSO\\administrator", password=PASSWORD, no_proxy=True)
-    with RunspacePool(wsman, configuration_name="Microsoft.PowerShell") as pool:
-        PowerShell(pool).add_cmdlet("Add-PSSnapin").add_parameter(
-            "Name", "Microsoft.Exchange.Management.PowerShell.Admin").invoke()
+    with session(lab, "MBX1A", snapin=True) as pool:
         ps = PowerShell(pool).add_cmdlet("Get-ClusteredMailboxServerStatus").add_parameter("Identity", "CMS1")
         ps.add_cmdlet("Select-Object").add_parameter("Property", ["OperationalReplicationHostNames",
                                                                   "InUseReplicationHostNames"])
         row = ps.invoke()[0]
-    props = dict(row.adapted_properties, **row.extended_properties)
+    props = harness.properties(row)
 
     def names(value):
         items = getattr(value, "value", value)
@@ -150,7 +106,7 @@ def runs(env):
 
 
 def test_refusals_name_the_option_and_write_nothing(runs):
-    r = runs["dry"]["results"]
+    r = runs["dry"]["registered"]
     scr = r["r0"]
     assert scr["failed"] and scr["msg"].startswith("target_machine: MBX2A is not a CCR node of CMS1 (nodes MBX1A, "
                                                    "MBX1B); it is the standby continuous replication (SCR) target of "
@@ -171,7 +127,7 @@ def test_refusals_name_the_option_and_write_nothing(runs):
 
 
 def test_check_mode_returns_the_plan(runs):
-    check = runs["dry"]["results"]["r8"]
+    check = runs["dry"]["registered"]["r8"]
     assert check["changed"] is True
     assert check["drift"] == ["CMS1: continuous replication host name mbx1a-repl missing on MBX1A (10.1.2.121)"]
     planned = [(a["cmdlet"], a["status"]) for a in check["actions"]]
@@ -193,7 +149,7 @@ def test_enable_on_each_ccr_node_once_then_idempotent(runs):
         ("Enable-ContinuousReplicationHostName", {"Identity": "CMS1", "TargetMachine": "MBX1B",
                                                   "HostName": "MBX1B-REPL", "IPv4Address": "10.1.2.122",
                                                   "Confirm": False}, "ok")]
-    r = run["results"]
+    r = run["registered"]
     assert r["r0"]["changed"] and r["r1"]["changed"]
     assert not r["r2"]["changed"] and not r["r3"]["changed"] and r["r2"]["drift"] == [] and r["r3"]["actions"] == []
     assert r["r2"]["reason"] == "compliant: CMS1 already has the continuous replication host name mbx1a-repl"
@@ -205,7 +161,7 @@ def test_absent_disables_once_then_idempotent(runs):
     run = runs["absent"]
     assert writes(run) == [("Disable-ContinuousReplicationHostName", {"Identity": "CMS1", "HostName": "MBX1B-REPL",
                                                                       "Confirm": False}, "ok")]
-    check, remove, again = (run["results"][k] for k in ("r0", "r1", "r2"))
+    check, remove, again = (run["registered"][k] for k in ("r0", "r1", "r2"))
     assert check["changed"] and check["drift"] == ["CMS1: extra continuous replication host name mbx1b-repl"]
     assert check["actions"][0]["status"] == "planned" and remove["actions"][0]["status"] == "done"
     assert remove["after"]["operational"] == ["mbx1a", "mbx1b", "mbx1a-repl"]
@@ -215,7 +171,7 @@ def test_absent_disables_once_then_idempotent(runs):
 
 def test_cno_precondition_refuses_before_any_write(runs):
     run = runs["cno"]
-    r = run["results"]
+    r = run["registered"]
     refused, failed = r["r1"], r["r2"]
     assert refused["failed"] and refused["msg"].startswith(
         "cluster: the cluster name object CONTOSO\\CLU1$ lacks Full Control on the existing computer object "

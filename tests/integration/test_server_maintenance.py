@@ -10,24 +10,19 @@ API) and audit log, never on the module's word alone.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import yaml
-from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.wsman import WSMan
 
 from exchange_lab import Lab
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "Passw0rd!"  # the lab's documented demo credential
+import harness
+from harness import (PASSWORD, REPO, invoke, lab_env, role_defaults_and_spec, run_play, run_playbook, session,
+                     wait_for)
+
 EX01_DATABASES = ["DB01", "DB03", "DB07"]
-READS = ("Get-", "Select-Object")
+READS = ("Get-", "Select-Object")  # Add-PSSnapin counts: the 2007 case asserts it
 # Waits scaled to the lab (speed 200: a 30 s switchover takes 0.15 s).
 FAST = {"poll_interval": 0.2, "move_retry_delay": 0.5, "move_retries": 1, "timeout": 60}
 ROLE_FAST = {"server_switchover_poll_interval": 0.2, "server_switchover_move_retry_delay": 0.5,
@@ -38,39 +33,15 @@ ROLE_FAST = {"server_switchover_poll_interval": 0.2, "server_switchover_move_ret
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server_maintenance")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
-    with Lab("two-datacenters", speed=200) as lab:
-        inventory = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir",
-                                    str(lab.state_dir)], capture_output=True, text=True, timeout=60, check=True)
-        (tmp / "inventory.yml").write_text(inventory.stdout)
-        yield {"lab": lab, "tmp": tmp, "records": tmp / "records",
-               "env": dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(tmp / "home"),
-                           ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")}
+    with lab_env(tmp, "two-datacenters", home="home") as env:
+        yield dict(env, records=tmp / "records")
 
 
 def playbook(env, tasks, *args, hosts="EX01", name="case"):
     """Run ``tasks`` on ``hosts`` (failures ignored), return (registered results, audit of the run, output)."""
-    lab, tmp = env["lab"], env["tmp"]
-    results = tmp / ("%s.json" % name)
-    registered = []
-    body = []
-    for index, task in enumerate(tasks):
-        register = "r%d" % index
-        registered.append(register)
-        body.append(dict(task, register=register, ignore_errors=True))
-    body.append({"name": "write the results", "check_mode": False, "ansible.builtin.copy": {
-        "dest": str(results), "mode": "0600",
-        "content": "{{ [%s] | to_json }}" % ", ".join("%s | default(None)" % r for r in registered)}})
-    play = [{"name": name, "hosts": hosts, "gather_facts": False,
-             "module_defaults": {"group/exchange.dr.exchange": "{{ exchange_dr_connection }}"}, "tasks": body}]
-    (tmp / ("%s.yml" % name)).write_text(yaml.safe_dump(play, sort_keys=False))
-    start = len(lab.audit())
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"), "%s.yml" % name, *args],
-                          cwd=tmp, env=env["env"], capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads(results.read_text()), lab.audit()[start:], proc.stdout + proc.stderr
+    run = run_play(env, tasks, *args, module_defaults="{{ exchange_dr_connection }}", hosts=hosts, name=name,
+                   require_success=True, timeout=120)
+    return run["results"], run["audit"], run["output"]
 
 
 def maintenance(env, **options):
@@ -90,7 +61,7 @@ def role(env, state, **extra):
 
 
 def writes(audit):
-    return [(a["host"], a["cmdlet"]) for a in audit if not a["cmdlet"].startswith(READS)]
+    return harness.writes(audit, "host", "cmdlet", reads=READS)
 
 
 def server(lab, name):
@@ -108,28 +79,6 @@ def active_on(lab, name):
 
 def node_state(lab, name):
     return lab.state()["dags"][0]["cluster"]["nodes"][name]
-
-
-def exchange_session(lab, host="EX01"):
-    wsman = WSMan("127.0.0.1", port=lab.host(host)["https_port"], path="PowerShell", auth="basic",
-                  username="CONTOSO\\administrator", password=PASSWORD, cert_validation=lab.ca_file, no_proxy=True)
-    return RunspacePool(wsman, configuration_name="Microsoft.Exchange")
-
-
-def invoke(pool, cmdlet, **params):
-    ps = PowerShell(pool)
-    ps.add_cmdlet(cmdlet)
-    for key, value in params.items():
-        ps.add_parameter(key, value)
-    ps.invoke()
-    assert not ps.had_errors, [str(e) for e in ps.streams.error]
-
-
-def wait_for(predicate, seconds=10.0):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "the lab did not reach the expected state"
-        time.sleep(0.1)
 
 
 # ----------------------------------------------------------------------------- scenarios
@@ -197,14 +146,14 @@ def resumed(env, floor):
     """DB01's other copies are activation-suspended (still Healthy, so the floor holds): the first run
     gets as far as the moves and fails on DB01; with the copies resumed, a second run finishes."""
     lab = env["lab"]
-    with exchange_session(lab) as pool:
+    with session(lab, "EX01", "Microsoft.Exchange", path="PowerShell") as pool:
         for copy in ("EX02", "EX03", "EX04"):
-            invoke(pool, "Suspend-MailboxDatabaseCopy", Identity="DB01\\%s" % copy, ActivationOnly=True,
-                   SuspendComment="test: hold DB01", Confirm=False)
+            invoke(pool, "Suspend-MailboxDatabaseCopy", {"Identity": "DB01\\%s" % copy, "ActivationOnly": True,
+                                                         "SuspendComment": "test: hold DB01", "Confirm": False})
         first, first_audit, _output = playbook(env, [maintenance(env)], name="resume-1")
         middle = lab.state()
         for copy in ("EX02", "EX03", "EX04"):
-            invoke(pool, "Resume-MailboxDatabaseCopy", Identity="DB01\\%s" % copy)
+            invoke(pool, "Resume-MailboxDatabaseCopy", {"Identity": "DB01\\%s" % copy})
     wait_for(lambda: all(c["status"] == "Healthy" and not c["activation_suspended"] for d in lab.state()["databases"]
                          for c in d["copies"] if d["name"] == "DB01" and c["server"] != "EX01"))
     second, second_audit, _output = playbook(env, [maintenance(env)], name="resume-2")
@@ -219,14 +168,9 @@ def resumed(env, floor):
 def planned(env, resumed):
     lab = env["lab"]
     lab.reset()
-    tmp = env["tmp"]
-    start = len(lab.audit())
     extra = dict(ROLE_FAST, server_switchover_record_dir=str(env["records"] / "playbook"))
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(tmp / "inventory.yml"),
-                           str(REPO / "playbooks" / "planned_maintenance.yml"), "--limit", "EX01",
-                           "-e", json.dumps(dict(extra, planned_maintenance_hosts="dag_DAG1"))],
-                          cwd=tmp, env=env["env"], capture_output=True, text=True, timeout=120, check=False)
-    return {"proc": proc, "audit": lab.audit()[start:], "state": lab.state()}
+    return run_playbook(env, REPO / "playbooks" / "planned_maintenance.yml", "--limit", "EX01",
+                        "-e", json.dumps(dict(extra, planned_maintenance_hosts="dag_DAG1")), timeout=120)
 
 
 # --------------------------------------------------------------------------------- tests
@@ -350,8 +294,7 @@ def active_on_state(state, name):
 
 
 def test_planned_maintenance_playbook_one_server(planned):
-    proc = planned["proc"]
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert planned["rc"] == 0, planned["output"]
     state = planned["state"]
     ex01 = next(s for s in state["exchange_servers"] if s["name"] == "EX01")
     assert ex01["components"]["ServerWideOffline"]["state"] == "Active"
@@ -363,34 +306,26 @@ def test_planned_maintenance_playbook_one_server(planned):
     sent = [cmdlet for host, cmdlet in writes(planned["audit"])]
     assert sent.index("Suspend-ClusterNode") < sent.index("Resume-ClusterNode") < len(sent) - 1
     assert sent[-1] == "Move-ActiveMailboxDatabase"
-    assert "Patch window" in proc.stdout and "skipping" in proc.stdout
+    assert "Patch window" in planned["stdout"] and "skipping" in planned["stdout"]
 
 
 # ------------------------------------------------------------------- Exchange 2007 CCR
 @pytest.fixture(scope="module")
 def ccr(env):
     """Exchange 2007 SP1 CCR (CMS1 on MBX1A/MBX1B): enter maintenance on MBX1A, then again."""
-    tmp = env["tmp"]
     with Lab("exchange2007-ccr-scr", speed=200) as lab:
         connection = {"server": "127.0.0.1", "port": lab.host("MBX1A")["https_port"], "auth": "basic",
                       "username": "CONTOSO\\administrator", "password": PASSWORD, "ca_trust_path": lab.ca_file,
                       "no_proxy": True, "exchange_version": "2007"}
         task = dict(connection, mailbox_server="CMS1", cluster_node="MBX1A")
+        ccr_env = dict(env, lab=lab)  # the same work directory, the 2007 lab
         runs = {}
         for name, check in (("enter", False), ("again", False)):
-            results = tmp / ("ccr-%s.json" % name)
-            play = [{"name": "ccr %s" % name, "hosts": "localhost", "gather_facts": False, "tasks": [
-                {"name": "server_maintenance", "exchange.dr.server_maintenance": task, "register": "r",
-                 "ignore_errors": True, "check_mode": check},
-                {"name": "write the result", "check_mode": False, "ansible.builtin.copy": {
-                    "dest": str(results), "mode": "0600", "content": "{{ r | to_json }}"}}]}]
-            (tmp / "ccr.yml").write_text(yaml.safe_dump(play, sort_keys=False))
-            start = len(lab.audit())
-            proc = subprocess.run([str(BIN / "ansible-playbook"), "-c", "local", "-i", "localhost,", "-e",
-                                   "ansible_python_interpreter=%s" % sys.executable, "ccr.yml"], cwd=tmp,
-                                  env=env["env"], capture_output=True, text=True, timeout=120, check=False)
-            assert proc.returncode == 0, proc.stdout + proc.stderr
-            runs[name] = {"result": json.loads(results.read_text()), "audit": lab.audit()[start:]}
+            run = run_play(ccr_env, [{"name": "server_maintenance", "exchange.dr.server_maintenance": task,
+                                      "check_mode": check}], "-c", "local",
+                           "-e", "ansible_python_interpreter=%s" % sys.executable, inventory="localhost,",
+                           name="ccr-%s" % name, require_success=True, timeout=120)
+            runs[name] = {"result": run["results"][0], "audit": run["audit"]}
         return runs
 
 
@@ -407,9 +342,7 @@ def test_exchange_2007_ccr_moves_the_clustered_mailbox_server(ccr):
 
 # ---------------------------------------------------------------------- collection files
 def test_role_defaults_match_argument_specs():
-    root = REPO / "roles" / "server_switchover"
-    defaults = yaml.safe_load((root / "defaults" / "main.yml").read_text())
-    spec = yaml.safe_load((root / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    defaults, spec = role_defaults_and_spec("server_switchover")
     assert set(defaults) == set(spec)
     for name, option in spec.items():
         assert option.get("default") == defaults[name], name

@@ -10,7 +10,6 @@ playbook of the collection (datacenter switchover in check mode).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,9 +22,8 @@ import yaml
 from exchange_lab import Lab
 from exchange_lab.model import topology
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-SPEED = 200
+import harness
+from harness import REPO, SPEED, ansible, collection_env, invoke, lab_inventory, session
 
 # What Windows Server 2008 and Exchange 2007 do not expose (supplement of the 2007 capture).
 SUPPLEMENT_2007 = {
@@ -58,22 +56,8 @@ ORIGINAL_NAMES = ["EX01", "EX02", "EX03", "EX04", "DC01", "DC02", "FS01", "FS02"
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("twin")
-    collections = tmp / "collections"
-    (collections / "ansible_collections" / "exchange").mkdir(parents=True)
-    (collections / "ansible_collections" / "exchange" / "dr").symlink_to(REPO)
+    collection_env(tmp)
     return tmp
-
-
-def environ(tmp: Path) -> dict:
-    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp / "collections"), ANSIBLE_HOME=str(tmp / "ansible-home"),
-                ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCALHOST_WARNING="0")
-
-
-def inventory(lab: Lab, path: Path) -> Path:
-    text = subprocess.run([sys.executable, "-m", "exchange_lab", "inventory", "--state-dir", str(lab.state_dir)],
-                          capture_output=True, text=True, timeout=60, check=True).stdout
-    path.write_text(text)
-    return path
 
 
 def run(tmp: Path, inv: Path, playbook, *args, ok: bool = True) -> subprocess.CompletedProcess:
@@ -81,15 +65,14 @@ def run(tmp: Path, inv: Path, playbook, *args, ok: bool = True) -> subprocess.Co
         path = tmp / ("play-%d.yml" % time.monotonic_ns())
         path.write_text(yaml.safe_dump(playbook, sort_keys=False))
         playbook = path
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inv), str(playbook), *args], cwd=tmp,
-                          env=environ(tmp), capture_output=True, text=True, timeout=300, check=False)
+    proc = ansible({"tmp": tmp, "env": collection_env(tmp)}, "ansible-playbook", "-i", str(inv), str(playbook), *args)
     if ok:
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
 
 def capture(tmp: Path, lab: Lab, dest: Path, *extra) -> subprocess.CompletedProcess:
-    inv = inventory(lab, tmp / ("inventory-%s.yml" % dest.stem))
+    inv = lab_inventory(lab, tmp / ("inventory-%s.yml" % dest.stem))
     return run(tmp, inv, REPO / "playbooks" / "capture_twin.yml", "-e", "capture_twin_dest=%s" % dest, *extra)
 
 
@@ -109,18 +92,9 @@ def by_name(items) -> dict:
 
 def set_maintenance_draining(lab: Lab, server: str) -> None:
     """HubTransport of ``server`` Draining for Maintenance (runbooks §3.2 step 1), through PSRP."""
-    from pypsrp.powershell import PowerShell, RunspacePool
-    from pypsrp.wsman import WSMan
-
-    host = lab.host(server)
-    wsman = WSMan("127.0.0.1", port=host["https_port"], path="PowerShell", auth="basic", username="CONTOSO\\administrator",
-                  password="Passw0rd!", cert_validation=lab.ca_file, no_proxy=True)
-    with wsman, RunspacePool(wsman, configuration_name="Microsoft.Exchange") as pool:
-        ps = PowerShell(pool)
-        ps.add_cmdlet("Set-ServerComponentState").add_parameters(
-            {"Identity": server, "Component": "HubTransport", "State": "Draining", "Requester": "Maintenance"})
-        ps.invoke()
-        assert not ps.had_errors, ps.streams.error
+    with session(lab, server, "Microsoft.Exchange", path="PowerShell") as pool:
+        invoke(pool, "Set-ServerComponentState",
+               {"Identity": server, "Component": "HubTransport", "State": "Draining", "Requester": "Maintenance"})
 
 
 # ----------------------------------------------------------------------------- two-datacenters
@@ -133,17 +107,17 @@ def twodc(workdir):
         set_maintenance_draining(lab, "EX04")
         capture(workdir, lab, first, "-e", "@%s" % supplement)
         # pseudonymised, check mode, idempotence and bad input in one more run
-        inv = inventory(lab, workdir / "inventory-extra.yml")
+        inv = lab_inventory(lab, workdir / "inventory-extra.yml")
         extra = run(workdir, inv, extra_plays(workdir, first), "-e", "@%s" % supplement)
         results = json.loads((workdir / "extra.json").read_text())
     with Lab(str(first), speed=SPEED, process=True) as twin:  # as `exchange-lab start --topology twin-1.yml`
         capture(workdir, twin, second, "-e", "@%s" % supplement)
         state = twin.state()
-        inv = inventory(twin, workdir / "inventory-twin.yml")
+        inv = lab_inventory(twin, workdir / "inventory-twin.yml")
         audit_before = len(twin.audit())
         rehearsal = run(workdir, inv, REPO / "playbooks" / "datacenter_switchover.yml", "--check",
                         "-e", "datacenter_switchover_dns_wait=false")
-        writes = [a for a in twin.audit()[audit_before:] if not a["cmdlet"].startswith(("Get-", "Test-", "Select-"))]
+        writes = harness.writes(twin.audit()[audit_before:], reads=("Get-", "Test-", "Select-"))
     return {"first": first, "second": second, "results": results, "state": state, "rehearsal": rehearsal,
             "writes": writes, "extra_output": extra.stdout}
 
@@ -288,7 +262,7 @@ def test_twin_of_exchange2007_round_trips(workdir):
 def test_capture_of_large_takes_seconds(workdir):
     dest = workdir / "large.yml"
     with Lab("large", speed=SPEED) as lab:
-        inv = inventory(lab, workdir / "inventory-large.yml")
+        inv = lab_inventory(lab, workdir / "inventory-large.yml")
         started = time.monotonic()
         proc = run(workdir, inv, REPO / "playbooks" / "capture_twin.yml", "-e", "capture_twin_dest=%s" % dest, "-v")
         wall = time.monotonic() - started
