@@ -100,12 +100,15 @@ def require_dac(dag: dict) -> None:
                         % (dag.get("name"), dag.get("datacenter_activation_mode") or "Off", dag.get("name")))
 
 
-def read_databases(client, dag: str) -> tuple:
-    """The DAG's databases (``-Status``) and their copies: two round trips."""
+def read_databases(client, dag: str, copies: bool = True) -> tuple:
+    """The DAG's databases (``-Status``) and their copies: two round trips (one, and no copies,
+    with ``copies=False``)."""
     databases = [row for row in exchange.read_databases(client) if (row.get("master") or "").lower() == dag.lower()]
+    if not copies:
+        return databases, []
     names = {row["name"].lower() for row in databases}
-    copies = [row for row in exchange.read_copies(client) if (row.get("database") or "").lower() in names]
-    return databases, copies
+    rows = [row for row in exchange.read_copies(client) if (row.get("database") or "").lower() in names]
+    return databases, rows
 
 
 # ---------------------------------------------------------------------- site cmdlets
@@ -229,21 +232,40 @@ def cluster_service_status(client) -> str | None:
     return found["status"] if found else None
 
 
-def stop_cluster_service(run, client, server: str) -> None:
-    """``Stop-Service ClusSvc`` on a member (runbooks §5.2 step 3), recorded in the run's actions."""
+def stop_cluster_service_begin(run, server: str) -> dict:
+    """Record ``Stop-Service ClusSvc`` on ``server`` in the run's actions (and progress); returns
+    the action, for :func:`stop_cluster_service_end`."""
     action = {"cmdlet": "Stop-Service", "target": server, "parameters": {"Name": CLUSTER_SERVICE},
               "status": "planned" if run.check_mode else "sent"}
     run.actions.append(action)
     if run.check_mode:
         run.progress("check mode: would run Stop-Service %s on %s" % (CLUSTER_SERVICE, server))
-        return
-    run.progress("Stop-Service %s on %s" % (CLUSTER_SERVICE, server))
+    else:
+        run.progress("Stop-Service %s on %s" % (CLUSTER_SERVICE, server))
+    return action
+
+
+def stop_cluster_service_end(action: dict, client, server: str, status: str | None = None) -> None:
+    """Send the ``Stop-Service`` of :func:`stop_cluster_service_begin` and mark it done or failed.
+    ``status``: the service's status just read on ``server``; when known (and not Stopped) the
+    cmdlet is sent at once, otherwise the service is read first (a missing service raises)."""
     try:
-        windows.set_service_state(client, CLUSTER_SERVICE, "stopped")
+        if status and status != "Stopped":
+            client.invoke("Stop-Service", {"Name": CLUSTER_SERVICE})
+        else:
+            windows.set_service_state(client, CLUSTER_SERVICE, "stopped")
     except ExchangeError:
         action["status"] = "failed"
         raise
     action["status"] = "done"
+
+
+def stop_cluster_service(run, client, server: str, status: str | None = None) -> None:
+    """``Stop-Service ClusSvc`` on a member (runbooks §5.2 step 3), recorded in the run's actions;
+    ``status`` as for :func:`stop_cluster_service_end`.  Check mode only records it."""
+    action = stop_cluster_service_begin(run, server)
+    if not run.check_mode:
+        stop_cluster_service_end(action, client, server, status)
 
 
 def cluster_nodes(client) -> list | None:

@@ -157,6 +157,21 @@ def read_records(client, zone: str, name: str) -> list:
     return [r for r in (normalise(row) for row in rows) if r["data"]]
 
 
+def read_zone_records(client, zone: str, names: list) -> dict:
+    """The A records of several ``names`` of ``zone`` in one round trip (the zone's A records, read
+    once and grouped by host name): ``{name: [record, ...]}``, a name without records mapped to
+    an empty list."""
+    rows = client.invoke("Get-DnsServerResourceRecord", {"ZoneName": zone, "RRType": "A"},
+                         select=["HostName", "RecordType", "RecordData", "TimeToLive"])
+    wanted = {name.lower(): name for name in names}
+    out = {name: [] for name in names}
+    for record in (normalise(row) for row in rows):
+        name = wanted.get((record["name"] or "").lower())
+        if name is not None and record["data"]:
+            out[name].append(record)
+    return out
+
+
 def _record(name: str, record: dict) -> dict:
     table = {"HostName": name, "RecordType": "A", "RecordClass": "IN",
              "RecordData": {"IPv4Address": record["data"]}}
@@ -229,6 +244,21 @@ class DnsRecords:
                 return []
             raise errors[0]
         return dnscmd_records(lines)
+
+    def read_names(self, zone: str, names: list) -> dict:
+        """``{name: records}`` of several names: one read of the zone's A records through the
+        DnsServer cmdlets, else (dnscmd.exe) one read per name."""
+        if len(names) > 1 and self.mode in (None, "cmdlets"):
+            try:
+                found = read_zone_records(self.client, zone, names)
+            except ExchangeCommandError as exc:
+                if exc.error_id != "CommandNotFoundException":
+                    raise
+                self.mode = DNSCMD
+            else:
+                self.mode = "cmdlets"
+                return found
+        return {name: self.read(zone, name) for name in names}
 
     def commands(self, zone: str, change: dict) -> list:
         """``[(command, parameters or arguments)]`` of one change of ``record_plan``."""

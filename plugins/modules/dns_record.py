@@ -317,7 +317,7 @@ def body(run):
     data = params["data"]
     if params["data_from_hosts"]:
         data = resolve_hosts(records, zone, params["data_from_hosts"])
-    current = {name: records.read(zone, name) for name in names}
+    current = records.read_names(zone, names)
     plan = dns.record_plan(current, names, data, params["ttl"], params["state"])
     wait = plan["old_ttl"] if params["wait_for_ttl"] and plan["changes"] else 0
     if wait > params["timeout"]:
@@ -345,7 +345,7 @@ def body(run):
     if run.check_mode or not plan["changes"]:
         after = plan["after"]
     else:
-        after = {name: dns.normalised_records(records.read(zone, name)) for name in names}
+        after = {name: dns.normalised_records(found) for name, found in records.read_names(zone, names).items()}
     result = run.finish(changed=bool(plan["changes"]), zone=zone, names=names, data=data, before=plan["before"],
                         after=after, changes=plan["changes"], old_ttl=plan["old_ttl"], waited=waited)
     if run.module._diff:

@@ -358,7 +358,7 @@ def body(run):
         after = {"databases": {k: v for k, v in predicted.items() if k in before["databases"]}, "policies": after_policies}
     elif run.actions:
         current_servers = exchange.read_servers(client) if changes else servers
-        current, _copies = dac.read_databases(client, name) if state in ("dismounted", "active") else (databases, None)
+        current, _copies = dac.read_databases(client, name, copies=False) if state in ("dismounted", "active") else (databases, None)
         after = {"databases": {k: v for k, v in dc.placement(current).items() if k in before["databases"]},
                  "policies": policies(current_servers, policy_targets) if params["auto_activation_policy"] else {}}
     else:
