@@ -148,3 +148,17 @@ def test_cluster_cmdlets_exist_only_on_cluster_nodes(fresh_lab):
     with pool(fresh_lab, "EX01") as rp:  # Windows cmdlets are not on the Exchange endpoint
         res = run(rp, "Get-ClusterNode")
         assert res.failed and res.error.fq_error == "CommandNotFoundException"
+
+
+def test_named_resources_and_networks_unknown_names_are_non_terminating_errors(lab):
+    with pool(lab, "EX01", configuration=PS) as rp:
+        res = run(rp, "Get-ClusterNetwork")
+        known = props(res.output[0])["Name"]
+        res = run(rp, "Get-ClusterNetwork", Name=[known, "NoSuchNetwork"])
+        assert [props(o)["Name"] for o in res.output] == [known]
+        assert len(res.errors) == 1 and "cluster network 'NoSuchNetwork'" in str(res.errors[0])
+        assert "The cluster network was not found." in str(res.errors[0])
+        res = run(rp, "Get-ClusterResource", Name="NoSuchResource")
+        assert res.output == [] and len(res.errors) == 1
+        assert "cluster resource 'NoSuchResource'" in str(res.errors[0])
+        assert "The cluster resource could not be found." in str(res.errors[0])

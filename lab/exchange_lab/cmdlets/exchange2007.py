@@ -181,16 +181,20 @@ def _cluster_unreachable(inv: Invocation, cluster: m7.FailoverCluster, task: str
         task, cluster.name)
 
 
-def _resolve_cms(inv: Invocation, st: m7.Exchange2007State, identity: Any, task: str, *,
-                 terminating: bool) -> m7.ClusteredMailboxServer | None:
-    ident = text_of(identity) or ""
-    cms = st.clustered_server(ident)
-    if cms is None:
-        err = _not_found(inv, ident, task)
+def _found_or_error(inv: Invocation, found: Any, identity: Any, task: str, terminating: bool) -> Any:
+    """``found`` when it is something; else the not-found error of ``identity``, raised
+    (terminating) or written (non-terminating, ``found`` returned as it is)."""
+    if not found:
+        err = _not_found(inv, text_of(identity) or "", task)
         if terminating:
             raise err
         inv.write_error(err)
-    return cms
+    return found
+
+
+def _resolve_cms(inv: Invocation, st: m7.Exchange2007State, identity: Any, task: str, *,
+                 terminating: bool) -> m7.ClusteredMailboxServer | None:
+    return _found_or_error(inv, st.clustered_server(text_of(identity) or ""), identity, task, terminating)
 
 
 # ================================================================ CMS status
@@ -574,14 +578,7 @@ def _copy_status_object(inv: Invocation, st: m7.Exchange2007State, g: m7.Storage
 
 def _resolve_sg(inv: Invocation, st: m7.Exchange2007State, identity: Any, task: str, *,
                 terminating: bool) -> m7.StorageGroup2007 | None:
-    ident = text_of(identity) or ""
-    g = st.storage_group(ident)
-    if g is None:
-        err = _not_found(inv, ident, task)
-        if terminating:
-            raise err
-        inv.write_error(err)
-    return g
+    return _found_or_error(inv, st.storage_group(text_of(identity) or ""), identity, task, terminating)
 
 
 def _not_scr(inv: Invocation, g: m7.StorageGroup2007, machine: str, task: str) -> errors.PSError:
@@ -948,14 +945,7 @@ def _database_object(inv: Invocation, st: m7.Exchange2007State, db: m7.Database2
 
 def _resolve_db(inv: Invocation, st: m7.Exchange2007State, identity: Any, task: str, *,
                 terminating: bool) -> m7.Database2007 | None:
-    ident = text_of(identity) or ""
-    db = st.database(ident)
-    if db is None:
-        err = _not_found(inv, ident, task)
-        if terminating:
-            raise err
-        inv.write_error(err)
-    return db
+    return _found_or_error(inv, st.database(text_of(identity) or ""), identity, task, terminating)
 
 
 @_snapin("Get-MailboxDatabase", variant=True)
@@ -1137,12 +1127,7 @@ def _find_oab(inv: Invocation, st: m7.Exchange2007State, identity: Any, task: st
               terminating: bool) -> list[m7.OfflineAddressBook2007]:
     ident = (text_of(identity) or "").lstrip("\\")
     found = [o for o in st.oabs if matches(ident, o.name) or str(o.guid) == ident.strip("{}").lower()]
-    if not found:
-        err = _not_found(inv, text_of(identity) or "", task)
-        if terminating:
-            raise err
-        inv.write_error(err)
-    return found
+    return _found_or_error(inv, found, identity, task, terminating)
 
 
 def _oab_object(inv: Invocation, o: m7.OfflineAddressBook2007) -> Any:

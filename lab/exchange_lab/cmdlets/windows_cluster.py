@@ -301,6 +301,22 @@ def _write(inv: Any, out: list[Any]) -> None:
 
 
 # ------------------------------------------------------------------ Get-Cluster
+
+def _pick_named(inv: Any, items: list, missing: str) -> list:
+    """``items`` (dicts with a ``name``) whose name is one of ``-Name`` (all without it); each name
+    that matches none writes "An error occurred while retrieving <missing>" (non-terminating)."""
+    names = texts(inv.get("Name"))
+    if not names:
+        return items
+    picked = []
+    for name in names:
+        hit = [item for item in items if item["name"].lower() == name.lower()]
+        if not hit:
+            inv.write_error(cluster_error(inv, "An error occurred while retrieving " + missing.format(name),
+                                          category=errors.OBJECT_NOT_FOUND, target=name))
+        picked.extend(hit)
+    return picked
+
 @cmdlet("Get-Cluster", syntax="windows", rbac=READ, configurations=(POWERSHELL,), available_on=cluster_module_host)
 def get_cluster(inv: Any) -> None:
     lab = inv.lab
@@ -527,18 +543,7 @@ def get_cluster_resource(inv: Any) -> None:
             elif any(t.endswith("ClusterGroup") for t in tnames):
                 if (text(get_prop(obj, "Name")) or "").lower() != CORE_GROUP.lower():
                     resources = []
-        names = texts(inv.get("Name"))
-        if names:
-            picked = []
-            for name in names:
-                hit = [r for r in resources if r["name"].lower() == name.lower()]
-                if not hit:
-                    inv.write_error(cluster_error(
-                        inv, f"An error occurred while retrieving cluster resource '{name}'.\n"
-                             "    The cluster resource could not be found.",
-                        category=errors.OBJECT_NOT_FOUND, target=name))
-                picked.extend(hit)
-            resources = picked
+        resources = _pick_named(inv, resources, "cluster resource '{}'.\n    The cluster resource could not be found.")
         out = [_resource_object(lab, dag, r) for r in resources]
     _write(inv, out)
 
@@ -615,17 +620,6 @@ def get_cluster_network(inv: Any) -> None:
         lab.tick()
         dag = resolve_cluster(inv)
         networks = lab.windows.cluster_networks(dag)
-        names = texts(inv.get("Name"))
-        if names:
-            picked = []
-            for name in names:
-                hit = [n for n in networks if n["name"].lower() == name.lower()]
-                if not hit:
-                    inv.write_error(cluster_error(
-                        inv, f"An error occurred while retrieving cluster network '{name}'.\n"
-                             "    The cluster network was not found.",
-                        category=errors.OBJECT_NOT_FOUND, target=name))
-                picked.extend(hit)
-            networks = picked
+        networks = _pick_named(inv, networks, "cluster network '{}'.\n    The cluster network was not found.")
         out = [_network_object(dag, n) for n in networks]
     _write(inv, out)
