@@ -273,6 +273,24 @@ class DnsRecords:
             out.append((DNSCMD, ["/RecordAdd", zone, name] + ttl + ["A", new["data"]]))
         return out
 
+    def batched_commands(self, zone: str, changes: list) -> list:
+        """``[(name, command, parameters or arguments, changes)]`` of the changes of ``record_plan``, in
+        their order: through the DnsServer cmdlets, the additions of one name with one TTL go in one
+        ``Add-DnsServerResourceRecordA`` (its ``-IPv4Address`` takes an array: one record per address),
+        every other change in a command of its own."""
+        out = []
+        for change in changes:
+            last = out[-1] if out else None
+            if (self.mode != DNSCMD and change["action"] == "add" and last is not None
+                    and last[3][-1]["action"] == "add" and last[0] == change["name"]
+                    and last[3][-1]["new"].get("ttl") == change["new"].get("ttl")):
+                last[2]["IPv4Address"].append(change["new"]["data"])
+                last[3].append(change)
+                continue
+            for command, payload in self.commands(zone, change):
+                out.append((change["name"], command, payload, [change]))
+        return out
+
     def send(self, command: str, payload) -> None:
         if command != DNSCMD:
             self.client.invoke(command, payload)

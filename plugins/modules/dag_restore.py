@@ -303,6 +303,12 @@ def state_view(dag: dict, nodes, databases: list) -> dict:
             "databases": dc.placement(databases)}
 
 
+def endpoint_failure(name: str, exc: ConnectionFailure) -> ConnectionFailure:
+    """``exc`` naming the member whose Windows endpoint failed and the option that sets it."""
+    return ConnectionFailure("Windows endpoint of %s (windows_connections.%s or windows_connection): %s"
+                             % (name, name, exc.message), server=exc.server, port=exc.port)
+
+
 class Windows:
     """The Windows sessions of the surviving members, opened lazily and closed at the end.  The
     reads of every member (``ClusSvc``) run at the same time, one thread per member, so the
@@ -336,13 +342,24 @@ class Windows:
             try:
                 return dac.cluster_service_status(self.clients[name])
             except ConnectionFailure as exc:
-                raise ConnectionFailure("Windows endpoint of %s (windows_connections.%s or windows_connection): %s"
-                                        % (name, name, exc.message), server=exc.server, port=exc.port) from None
+                raise endpoint_failure(name, exc) from None
         return self.each(list(self.rows), status)
 
     def nodes(self, services: dict):
         running = [name for name, status in services.items() if status == "Running"]
         return dac.cluster_nodes(self.client(running[0])) if running else None
+
+    def nodes_after_restore(self):
+        """The cluster's nodes as the first member that can read them sees them (the restore started
+        the cluster service on the survivors: no ``Get-Service`` read first); None when none can."""
+        for name in self.rows:
+            try:
+                nodes = dac.cluster_nodes(self.client(name))
+            except ConnectionFailure as exc:
+                raise endpoint_failure(name, exc) from None
+            if nodes is not None:
+                return nodes
+        return None
 
     def stop(self, run, steps: list, parallel: bool) -> None:
         """Runbooks §5.2 step 3 on every member of ``steps``: one after the other, or with
@@ -469,7 +486,7 @@ def body(run):
         restored_dag, restored_nodes = dag, nodes
         if plan["steps"] and not run.check_mode:
             restored_dag = dac.read_dag(client, dag["name"], controller)
-            restored_nodes = hosts.nodes(hosts.services())
+            restored_nodes = hosts.nodes_after_restore()
     finally:
         hosts.close()
 

@@ -16,8 +16,10 @@ description:
     to the second datacenter and back (runbooks §5.4, §5.5 step 3c).
   - A record whose address is no longer wanted is changed in place into a wanted one
     (C(Set-DnsServerResourceRecord -OldInputObject -NewInputObject)), as is a record whose TTL changes. Missing
-    addresses are added (C(Add-DnsServerResourceRecordA)), and the remaining unwanted ones removed
-    (C(Remove-DnsServerResourceRecord)).
+    addresses are added (C(Add-DnsServerResourceRecordA), one command per name and TTL, its C(-IPv4Address) listing
+    them all), and the remaining unwanted ones removed (C(Remove-DnsServerResourceRecord)).
+  - The names and the hosts of O(data_from_hosts) are read in one round trip (the zone's A records), except through
+    C(dnscmd.exe), which reads one name at a time.
   - With O(wait_for_ttl=true) the task returns only when resolvers can no longer hand out the old answer, that is
     after the largest TTL of the records it changed or removed. Activating databases in a datacenter before its
     URLs have moved is an invalid configuration (runbooks §5.5 step 3c). The wait is in real seconds, bounded by
@@ -277,14 +279,14 @@ from ansible_collections.exchange.dr.plugins.module_utils import dns
 from ansible_collections.exchange.dr.plugins.module_utils.psrp import POWERSHELL_CONFIGURATION
 
 
-def resolve_hosts(records, zone: str, hosts: list) -> list:
+def resolve_hosts(found: dict, zone: str, hosts: list) -> list:
+    """The addresses of ``hosts`` (names of ``zone``) from ``found`` (``{name: records}``)."""
     addresses = []
     for host in hosts:
-        name = dns.relative(host, zone)
-        found = records.read(zone, name)
-        if not found:
+        found_records = found.get(dns.relative(host, zone)) or []
+        if not found_records:
             raise dns.DnsPlanError("data_from_hosts: %s has no A record in zone %s" % (host, zone))
-        for record in found:
+        for record in found_records:
             if record["data"] not in addresses:
                 addresses.append(record["data"])
     return addresses
@@ -315,30 +317,33 @@ def body(run):
         if relative not in names:
             names.append(relative)
     data = params["data"]
+    # the hosts' records come from the same read as the names' (one round trip for the zone's A records)
+    hosts = [dns.relative(host, zone) for host in params["data_from_hosts"] or []]
+    found = records.read_names(zone, names + [host for host in dict.fromkeys(hosts) if host not in names])
     if params["data_from_hosts"]:
-        data = resolve_hosts(records, zone, params["data_from_hosts"])
-    current = records.read_names(zone, names)
+        data = resolve_hosts(found, zone, params["data_from_hosts"])
+    current = {name: found.get(name) or [] for name in names}
     plan = dns.record_plan(current, names, data, params["ttl"], params["state"])
     wait = plan["old_ttl"] if params["wait_for_ttl"] and plan["changes"] else 0
     if wait > params["timeout"]:
         raise db.TaskFailed("timeout: the records to change have a TTL of %d s, longer than timeout %d s; nothing was "
                             "changed. Lower their TTL beforehand (runbooks §13 recommends 300 s) or raise timeout"
                             % (wait, params["timeout"]))
-    for change in plan["changes"]:
-        run.progress("%s %s: %s -> %s" % (change["action"], change["name"], change["old"], change["new"]))
-        for command, payload in records.commands(zone, change):
-            action = {"cmdlet": command, "target": change["name"],
-                      "parameters": payload if isinstance(payload, dict) else {"Arguments": payload},
-                      "status": "planned" if run.check_mode else "sent"}
-            run.actions.append(action)
-            if run.check_mode:
-                continue
-            try:
-                records.send(command, payload)
-            except Exception:
-                action["status"] = "failed"
-                raise
-            action["status"] = "done"
+    for name, command, payload, changes in records.batched_commands(zone, plan["changes"]):
+        for change in changes:
+            run.progress("%s %s: %s -> %s" % (change["action"], name, change["old"], change["new"]))
+        action = {"cmdlet": command, "target": name,
+                  "parameters": payload if isinstance(payload, dict) else {"Arguments": payload},
+                  "status": "planned" if run.check_mode else "sent"}
+        run.actions.append(action)
+        if run.check_mode:
+            continue
+        try:
+            records.send(command, payload)
+        except Exception:
+            action["status"] = "failed"
+            raise
+        action["status"] = "done"
     waited = 0.0
     if wait:
         waited = float(wait) if run.check_mode else wait_ttl(run, wait, params["poll_interval"])

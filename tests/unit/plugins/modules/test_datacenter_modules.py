@@ -185,8 +185,16 @@ class FakeClient:
 
     # DNS
     def do_Get_DnsServerResourceRecord(self, p):
-        return [{"HostName": p["Name"], "RecordType": "A", "RecordData": {"IPv4Address": d},
-                 "TimeToLive": "PT%dS" % t} for d, t in self.org.records.get(p["Name"], [])]
+        # -Name: that name's records; without it, every A record of the zone
+        names = [p["Name"]] if "Name" in p else list(self.org.records)
+        return [{"HostName": name, "RecordType": "A", "RecordData": {"IPv4Address": d},
+                 "TimeToLive": "PT%dS" % t} for name in names for d, t in self.org.records.get(name, [])]
+
+    def do_Add_DnsServerResourceRecordA(self, p):
+        ttl = [int(part) for part in p.get("TimeToLive", "01:00:00").split(":")]
+        self.org.records.setdefault(p["Name"], []).extend(
+            (address, ttl[0] * 3600 + ttl[1] * 60 + ttl[2]) for address in p["IPv4Address"])
+        return []
 
     def do_Set_DnsServerResourceRecord(self, p):
         old, new = p["OldInputObject"], p["NewInputObject"]
@@ -367,6 +375,20 @@ def test_dns_record_moves_and_waits(org, capsys):
     assert [c for _h, c in writes(org)] == ["Set-DnsServerResourceRecord"] * 2
     assert result["after"] == {"mail": [{"data": "10.2.1.13", "ttl": 1}, {"data": "10.2.1.14", "ttl": 1}]}
     assert 0.9 <= result["waited"] < 2 and result["old_ttl"] == 1
+    assert not run(dns_record, capsys, args)["changed"]
+
+
+def test_dns_record_reads_names_and_hosts_at_once_and_adds_in_one_command(org, capsys):
+    org.records.update({"ex05": [("10.2.1.15", 1200)], "ex06": [("10.2.1.16", 1200)]})
+    args = {"zone": "contoso.com", "name": ["mail"], "data_from_hosts": ["ex03", "ex04", "ex05", "ex06"], "ttl": 60}
+    result = run(dns_record, capsys, args)
+    reads = [p for _h, c, p in org.calls if c == "Get-DnsServerResourceRecord"]
+    # before: the zone's A records once for the name and the four hosts; after: the one name
+    assert reads == [{"ZoneName": "contoso.com", "RRType": "A"}, {"ZoneName": "contoso.com", "Name": "mail", "RRType": "A"}]
+    assert [c for _h, c in writes(org)] == ["Set-DnsServerResourceRecord"] * 2 + ["Add-DnsServerResourceRecordA"]
+    assert [a["parameters"].get("IPv4Address") for a in result["actions"]] == [None, None, ["10.2.1.15", "10.2.1.16"]]
+    assert [c["action"] for c in result["changes"]] == ["set", "set", "add", "add"]
+    assert result["after"]["mail"] == [{"data": "10.2.1.%d" % i, "ttl": 60} for i in (13, 14, 15, 16)]
     assert not run(dns_record, capsys, args)["changed"]
 
 
