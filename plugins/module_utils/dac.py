@@ -24,7 +24,7 @@ from ansible_collections.exchange.dr.plugins.module_utils import exchange
 from ansible_collections.exchange.dr.plugins.module_utils import windows
 from ansible_collections.exchange.dr.plugins.module_utils.datacenter import PlanError
 from ansible_collections.exchange.dr.plugins.module_utils.dns import DnsPlanError
-from ansible_collections.exchange.dr.plugins.module_utils.errors import ExchangeCommandError, ExchangeError
+from ansible_collections.exchange.dr.plugins.module_utils.errors import ConnectionFailure, ExchangeCommandError, ExchangeError
 
 CLUSTER_SERVICE = "ClusSvc"
 NOT_FOUND = "ManagementObjectNotFoundException"
@@ -225,6 +225,12 @@ def windows_client_for(module, server: dict, connections: dict):
     merged = {key: value for key, value in (module.params.get("windows_connection") or {}).items() if value is not None}
     merged.update(connections.get((server.get("name") or "").lower(), {}))
     return windows.windows_client(module, server.get("fqdn") or server.get("name"), merged)
+
+
+def endpoint_failure(name: str, exc: ConnectionFailure) -> ConnectionFailure:
+    """``exc`` naming the member whose Windows endpoint failed and the options that set it."""
+    return ConnectionFailure("Windows endpoint of %s (windows_connections.%s or windows_connection): %s"
+                             % (name, name, exc.message), server=exc.server, port=exc.port)
 
 
 def cluster_service_status(client) -> str | None:

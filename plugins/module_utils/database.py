@@ -129,23 +129,32 @@ class Run:
         self.actions: list = []
         self.result: dict = {"changed": False}
 
-    def send(self, cmdlet: str, parameters: dict, target: str, select: list | None = None) -> tuple:
-        """Run a state-changing cmdlet (or only record it, in check mode).  Returns the output
-        rows and the non-terminating errors; a terminating error raises (recorded as failed)."""
-        action = {"cmdlet": cmdlet, "target": target, "parameters": dict(parameters),
-                  "status": "planned" if self.check_mode else "sent"}
+    def perform(self, action: dict, call, doing: str | None = None) -> tuple:
+        """Record the state-changing ``action`` (``cmdlet``, ``target``, what was sent) in ``actions``
+        and, outside check mode, do it: ``call()`` returns ``(output, errors)``.  The action's status
+        is ``planned`` in check mode, else ``sent``, then ``done``, or ``failed`` when errors came back
+        or ``call`` raised (the exception goes on).  ``doing`` is the progress line (default: the
+        cmdlet and its target).  Returns ``(output, errors)``; ``([], [])`` in check mode."""
+        doing = doing or "%s %s" % (action["cmdlet"], action["target"])
+        action["status"] = "planned" if self.check_mode else "sent"
         self.actions.append(action)
         if self.check_mode:
-            self.progress("check mode: would run %s %s" % (cmdlet, target))
+            self.progress("check mode: would run %s" % doing)
             return [], []
-        self.progress("%s %s" % (cmdlet, target))
+        self.progress(doing)
         try:
-            rows, errors = self.client.invoke(cmdlet, parameters, select=select, errors="return")
-        except ExchangeError:
+            output, errors = call()
+        except Exception:
             action["status"] = "failed"
             raise
         action["status"] = "failed" if errors else "done"
-        return rows, errors
+        return output, errors
+
+    def send(self, cmdlet: str, parameters: dict, target: str, select: list | None = None) -> tuple:
+        """Run a state-changing cmdlet (or only record it, in check mode).  Returns the output
+        rows and the non-terminating errors; a terminating error raises (recorded as failed)."""
+        return self.perform({"cmdlet": cmdlet, "target": target, "parameters": dict(parameters)},
+                            lambda: self.client.invoke(cmdlet, parameters, select=select, errors="return"))
 
     def wait(self, predicate, what: str):
         return self.waiter.until(predicate, what)

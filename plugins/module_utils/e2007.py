@@ -313,20 +313,9 @@ def send(run, cmdlet: str, parameters: dict, target: str, select: list | None = 
 def run_native(run, command: str, arguments: list, target: str) -> tuple:
     """A native program (``Setup.com``) through ``run``'s client, recorded in ``run.actions``:
     ``(lines, errors)``; ``([], [])`` in check mode."""
-    action = {"cmdlet": command, "target": target, "arguments": list(arguments),
-              "status": "planned" if run.check_mode else "sent"}
-    run.actions.append(action)
-    if run.check_mode:
-        run.progress("check mode: would run %s %s" % (command, " ".join(arguments)))
-        return [], []
-    run.progress("%s %s" % (command, " ".join(arguments)))
-    try:
-        lines, errors = run.client.invoke_native(command, arguments)
-    except Exception:
-        action["status"] = "failed"
-        raise
-    action["status"] = "failed" if errors else "done"
-    return lines, errors
+    return run.perform({"cmdlet": command, "target": target, "arguments": list(arguments)},
+                       lambda: run.client.invoke_native(command, arguments),
+                       "%s %s" % (command, " ".join(arguments)))
 
 
 __all__ = ["CLIENT_CONSEQUENCE", "DNSCMD", "DnsRecords", "dnscmd_records", "ExchangeCommandError", "RecoveryRefused", "active_node", "cno_access",

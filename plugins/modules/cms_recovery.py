@@ -663,22 +663,13 @@ def portability(run):
     if mailboxes:
         identities = [m["identity"] for m in mailboxes]
         mparams = {"TargetDatabase": target["identity"], "ConfigurationOnly": None, "Confirm": False}
-        action = {"cmdlet": "Move-Mailbox", "target": ", ".join(rehomed), "parameters": dict(mparams),
-                  "input": identities, "status": "planned" if run.check_mode else "sent"}
-        run.actions.append(action)
-        if run.check_mode:
-            run.progress("check mode: would run Move-Mailbox -ConfigurationOnly for %d mailboxes" % len(identities))
-        else:
-            run.progress("Move-Mailbox -ConfigurationOnly -TargetDatabase %s: %s" % (target["identity"], ", ".join(rehomed)))
-            try:
-                select = ["Identity", "Alias", "TargetDatabase", "StatusMessage"]
-                _rows, errors = client.invoke("Move-Mailbox", mparams, select=select, errors="return", input=identities)
-            except Exception:
-                action["status"] = "failed"
-                raise
-            action["status"] = "failed" if errors else "done"
-            if errors:
-                db.raise_first(errors)
+        select = ["Identity", "Alias", "TargetDatabase", "StatusMessage"]
+        _rows, errors = run.perform(
+            {"cmdlet": "Move-Mailbox", "target": ", ".join(rehomed), "parameters": dict(mparams), "input": identities},
+            lambda: client.invoke("Move-Mailbox", mparams, select=select, errors="return", input=identities),
+            "Move-Mailbox -ConfigurationOnly -TargetDatabase %s: %s" % (target["identity"], ", ".join(rehomed)))
+        if errors:
+            db.raise_first(errors)
     if run.check_mode:
         after = {"source": dict(before["source"], mounted=source["mounted"], mailboxes=[]),
                  "target": dict(before["target"], mounted=True,

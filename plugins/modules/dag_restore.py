@@ -303,12 +303,6 @@ def state_view(dag: dict, nodes, databases: list) -> dict:
             "databases": dc.placement(databases)}
 
 
-def endpoint_failure(name: str, exc: ConnectionFailure) -> ConnectionFailure:
-    """``exc`` naming the member whose Windows endpoint failed and the option that sets it."""
-    return ConnectionFailure("Windows endpoint of %s (windows_connections.%s or windows_connection): %s"
-                             % (name, name, exc.message), server=exc.server, port=exc.port)
-
-
 class Windows:
     """The Windows sessions of the surviving members, opened lazily and closed at the end.  The
     reads of every member (``ClusSvc``) run at the same time, one thread per member, so the
@@ -342,7 +336,7 @@ class Windows:
             try:
                 return dac.cluster_service_status(self.clients[name])
             except ConnectionFailure as exc:
-                raise endpoint_failure(name, exc) from None
+                raise dac.endpoint_failure(name, exc) from None
         return self.each(list(self.rows), status)
 
     def nodes(self, services: dict):
@@ -356,7 +350,7 @@ class Windows:
             try:
                 nodes = dac.cluster_nodes(self.client(name))
             except ConnectionFailure as exc:
-                raise endpoint_failure(name, exc) from None
+                raise dac.endpoint_failure(name, exc) from None
             if nodes is not None:
                 return nodes
         return None

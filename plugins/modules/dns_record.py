@@ -332,18 +332,9 @@ def body(run):
     for name, command, payload, changes in records.batched_commands(zone, plan["changes"]):
         for change in changes:
             run.progress("%s %s: %s -> %s" % (change["action"], name, change["old"], change["new"]))
-        action = {"cmdlet": command, "target": name,
-                  "parameters": payload if isinstance(payload, dict) else {"Arguments": payload},
-                  "status": "planned" if run.check_mode else "sent"}
-        run.actions.append(action)
-        if run.check_mode:
-            continue
-        try:
-            records.send(command, payload)
-        except Exception:
-            action["status"] = "failed"
-            raise
-        action["status"] = "done"
+        run.perform({"cmdlet": command, "target": name,
+                     "parameters": payload if isinstance(payload, dict) else {"Arguments": payload}},
+                    lambda command=command, payload=payload: (records.send(command, payload), []))
     waited = 0.0
     if wait:
         waited = float(wait) if run.check_mode else wait_ttl(run, wait, params["poll_interval"])

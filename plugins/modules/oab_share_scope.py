@@ -251,7 +251,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.exchange.dr.plugins.module_utils import dac
 from ansible_collections.exchange.dr.plugins.module_utils import database as db
 from ansible_collections.exchange.dr.plugins.module_utils import oab
-from ansible_collections.exchange.dr.plugins.module_utils.errors import ConnectionFailure, ExchangeError
+from ansible_collections.exchange.dr.plugins.module_utils.errors import ConnectionFailure
 from ansible_collections.exchange.dr.plugins.module_utils.windows import windows_connection_argument_spec
 
 
@@ -272,8 +272,7 @@ class Hosts:
         try:
             return func(self.client(name), *args)
         except ConnectionFailure as exc:
-            raise ConnectionFailure("Windows endpoint of %s (windows_connections.%s or windows_connection): %s"
-                                    % (name, name, exc.message), server=exc.server, port=exc.port) from None
+            raise dac.endpoint_failure(name, exc) from None
 
     def round_trips(self) -> dict:
         return {name: len(client.calls) for name, client in self.clients.items()}
@@ -285,22 +284,11 @@ class Hosts:
 
 def _install(run, hosts: Hosts, node: str, package: str) -> None:
     arguments = ["/update", package, "/quiet"]
-    action = {"cmdlet": "msiexec.exe", "target": node, "arguments": arguments,
-              "status": "planned" if run.check_mode else "sent"}
-    run.actions.append(action)
-    if run.check_mode:
-        run.progress("check mode: would run msiexec.exe %s on %s" % (" ".join(arguments), node))
-        return
-    run.progress("msiexec.exe %s on %s" % (" ".join(arguments), node))
-    try:
-        _lines, errors = hosts.call(node, lambda client: client.invoke_native("msiexec.exe", arguments))
-    except ExchangeError:
-        action["status"] = "failed"
-        raise
+    _lines, errors = run.perform({"cmdlet": "msiexec.exe", "target": node, "arguments": arguments},
+                                 lambda: hosts.call(node, lambda client: client.invoke_native("msiexec.exe", arguments)),
+                                 "msiexec.exe %s on %s" % (" ".join(arguments), node))
     if errors:
-        action["status"] = "failed"
         raise oab.OabError("rollup_package: msiexec.exe on %s failed: %s" % (node, " ".join(errors[0].message.split())))
-    action["status"] = "done"
 
 
 def _failures_since(oabs: list, cas: str, events: list) -> list:
