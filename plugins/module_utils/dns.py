@@ -281,14 +281,15 @@ class DnsRecords:
         out = []
         for change in changes:
             last = out[-1] if out else None
-            if (self.mode != DNSCMD and change["action"] == "add" and last is not None
+            if (self.mode != DNSCMD and change["action"] == "add" and last is not None and last[3]
                     and last[3][-1]["action"] == "add" and last[0] == change["name"]
                     and last[3][-1]["new"].get("ttl") == change["new"].get("ttl")):
                 last[2]["IPv4Address"].append(change["new"]["data"])
                 last[3].append(change)
                 continue
-            for command, payload in self.commands(zone, change):
-                out.append((change["name"], command, payload, [change]))
+            for index, (command, payload) in enumerate(self.commands(zone, change)):
+                # dnscmd.exe takes a change in place as two commands: the change goes with the first
+                out.append((change["name"], command, payload, [change] if index == 0 else []))
         return out
 
     def send(self, command: str, payload) -> None:

@@ -117,8 +117,9 @@ notes:
     C(Get-MailboxServer), C(Get-DatabaseAvailabilityGroup -Status), C(Get-MailboxDatabase -Status),
     C(Get-MailboxDatabaseCopyStatus), C(Restore-DatabaseAvailabilityGroup -Confirm:$false),
     C(Move-ActiveMailboxDatabase -Confirm:$false) and C(Mount-Database).
-  - On each surviving member's Windows endpoint it sends C(Get-Service ClusSvc) and C(Stop-Service ClusSvc), and on
-    one of them C(Get-ClusterNode). That needs local administrator rights there.
+  - On each surviving member's Windows endpoint it sends C(Get-Service ClusSvc) and C(Stop-Service ClusSvc), and
+    C(Get-ClusterNode) on one member whose cluster service runs (before the stops) and, after the restore, on the
+    first member that can read the cluster. That needs local administrator rights there.
   - Needs the Database Availability Groups and Database Copies management roles (Organization Management).
   - Review the warnings Exchange writes (returned as task warnings); runbooks §5.2 step 6.
 seealso:
