@@ -72,7 +72,8 @@ Figures (2-core machine shared with other jobs; --speed 1 --latency-ms 20; media
   against the summed 16.0 modelled s (goal 19.6 s: met), but the stops overlap: busy 2.0 s, so
   against the critical path the goal would be 4.2 s (not met: the fixed cost is ~12.4 s).
 * server (EX01, 50 databases), one run (it takes 25 min): 1515.3 s against 1508.0 modelled s, ratio
-  1.00, goal 1660.8 s: met; 654 entries, 339 trips, 6.78 per database (<= 8: met).
+  1.00, goal 1660.8 s: met; 654 entries, 339 trips, 6.78 per database (<= 8: met).  Again after
+  the Run.perform refactor (commit 74c0027): 1512.9 s against 1508.0 s, ratio 1.00, 6.78 per database.
 * The lab models Restore-DatabaseAvailabilityGroup without a delay (README-model "Durations":
   a choice) and the activations it triggers (Active Manager's failovers) as immediate; runbooks §5
   and the reference give no duration for either (§3.1's 30 s per database is for switchovers),
