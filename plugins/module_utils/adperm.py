@@ -20,6 +20,7 @@ and sends nothing in check mode.  The same cmdlets exist in the Exchange 2007 sn
 from __future__ import annotations
 
 import re
+import traceback
 
 from ansible_collections.exchange.dr.plugins.module_utils import convert as c
 from ansible_collections.exchange.dr.plugins.module_utils.errors import ExchangeCommandError, ExchangeError
@@ -316,7 +317,36 @@ class Writer:
         return rows
 
 
+def failure_of(base: dict, exc: Exception, refused: tuple = ()) -> dict:
+    """The failed result of a run that raised ``exc``: a refusal (``AdPermError`` or ``refused``),
+    an error Exchange returned, or an unexpected failure (its traceback kept for -vvv)."""
+    if isinstance(exc, (AdPermError,) + tuple(refused)):
+        return dict(base, msg=exc.message, reason="refused: " + exc.message)
+    if isinstance(exc, ExchangeError):
+        return dict(base, msg=str(exc), reason="Exchange refused: %s" % exc, **exc.result())
+    return dict(base, msg="unexpected error: %s: %s" % (type(exc).__name__, exc), reason="unexpected error",
+                exception=traceback.format_exc())
+
+
+def conclude(module, writer: Writer, clients: list, result: dict | None, failure: dict | None, **values) -> None:
+    """End the module: the sessions' warnings, then ``failure`` (with the actions sent so far, the
+    round trips and ``changed`` when a write was done) or ``result`` with ``values``, the actions,
+    the round trips and, in diff mode, its before/after."""
+    clients = [client for client in clients if client is not None]
+    round_trips = sum(len(client.calls) for client in clients)
+    for warning in [w for client in clients for w in client.warnings]:
+        module.warn(warning)
+    if failure is not None:
+        failure.update(actions=writer.actions, round_trips=round_trips,
+                       changed=any(a["status"] == "done" for a in writer.actions))
+        module.fail_json(**failure)
+    result.update(values, actions=writer.actions, round_trips=round_trips)
+    if module._diff:
+        result["diff"] = {"before": result["before"], "after": result["after"]}
+    module.exit_json(**result)
+
+
 __all__ = ["ACCESS_RIGHTS", "ACE_SELECT", "AdPermError", "FULL_CONTROL", "Writer", "access_rights", "account_plan",
-           "ace", "ace_plan", "ace_state", "add_parameters", "dn_name_and_parent", "is_dn", "netbios_name",
+           "ace", "ace_plan", "ace_state", "add_parameters", "conclude", "dn_name_and_parent", "failure_of", "is_dn", "netbios_name",
            "new_computer_parameters", "not_found", "object_dn", "read_aces", "read_computer", "read_dag_members", "remove_parameters",
            "rights_text", "split_dn", "summary"]

@@ -235,13 +235,10 @@ round_trips:
   sample: 3
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.exchange.dr.plugins.module_utils import adperm
 from ansible_collections.exchange.dr.plugins.module_utils import windows
-from ansible_collections.exchange.dr.plugins.module_utils.errors import ExchangeError
 from ansible_collections.exchange.dr.plugins.module_utils.psrp import Client, connection_argument_spec
 
 WHY = {
@@ -432,27 +429,12 @@ def main():
             finally:
                 if wclient is not None:
                     wclient.close()
-    except adperm.AdPermError as exc:
-        failure = dict(base, msg=exc.message, reason="refused: " + exc.message)
-    except ExchangeError as exc:
-        failure = dict(base, msg=str(exc), reason="Exchange refused: %s" % exc, **exc.result())
-    except Exception as exc:  # an unexpected failure: keep the traceback for -vvv
-        failure = dict(base, msg="unexpected error: %s: %s" % (type(exc).__name__, exc), reason="unexpected error",
-                       exception=traceback.format_exc())
+    except Exception as exc:  # refusals, Exchange errors and unexpected failures alike: adperm.failure_of sorts them
+        failure = adperm.failure_of(base, exc)
     else:
         failure = None
-    round_trips = sum(len(x.calls) for x in (client, wclient) if x is not None)
-    for warning in [w for x in (client, wclient) if x is not None for w in x.warnings]:
-        module.warn(warning)
-    if failure is not None:
-        failure.update(actions=writer.actions, round_trips=round_trips, changed=any(
-            a["status"] == "done" for a in writer.actions))
-        module.fail_json(**failure)
-    result.update(principal=request["principal"], access_rights=request["rights"], actions=writer.actions,
-                  round_trips=round_trips)
-    if module._diff:
-        result["diff"] = {"before": result["before"], "after": result["after"]}
-    module.exit_json(**result)
+    adperm.conclude(module, writer, [client, wclient], result, failure, principal=request["principal"],
+                    access_rights=request["rights"])
 
 
 if __name__ == "__main__":

@@ -212,13 +212,11 @@ round_trips:
 """
 
 import ipaddress
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.exchange.dr.plugins.module_utils import adperm
 from ansible_collections.exchange.dr.plugins.module_utils import convert as c
-from ansible_collections.exchange.dr.plugins.module_utils.errors import ExchangeError
 from ansible_collections.exchange.dr.plugins.module_utils.psrp import Client, connection_argument_spec
 
 STATUS_SELECT = ["Identity", "State", "OperationalMachines", "OperationalReplicationHostNames",
@@ -454,26 +452,12 @@ def main():
         client = Client.from_module(module)
         with client:
             result = run(module, client, writer, request, preconditions)
-    except (Refused, adperm.AdPermError) as exc:
-        failure = dict(base, msg=exc.message, reason="refused: " + exc.message)
-    except ExchangeError as exc:
-        failure = dict(base, msg=str(exc), reason="Exchange refused: %s" % exc, **exc.result())
-    except Exception as exc:  # an unexpected failure: keep the traceback for -vvv
-        failure = dict(base, msg="unexpected error: %s: %s" % (type(exc).__name__, exc), reason="unexpected error",
-                       exception=traceback.format_exc())
-    round_trips = len(client.calls) if client is not None else 0
-    for warning in client.warnings if client is not None else []:
-        module.warn(warning)
+    except Exception as exc:  # refusals, Exchange errors and unexpected failures alike: adperm.failure_of sorts them
+        failure = adperm.failure_of(base, exc, refused=(Refused,))
     if failure is not None:
-        failure.update(actions=writer.actions, round_trips=round_trips,
-                       preconditions=preconditions,
-                       changed=any(a["status"] == "done" for a in writer.actions))
-        module.fail_json(**failure)
-    result.update(identity=request["identity"], host_name=request["host_name"], actions=writer.actions,
-                  round_trips=round_trips)
-    if module._diff:
-        result["diff"] = {"before": result["before"], "after": result["after"]}
-    module.exit_json(**result)
+        failure["preconditions"] = preconditions
+    adperm.conclude(module, writer, [client], result, failure, identity=request["identity"],
+                    host_name=request["host_name"])
 
 
 if __name__ == "__main__":
